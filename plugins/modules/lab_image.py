@@ -118,6 +118,7 @@ archive:
   sample: /root/.cache/mhnet-lab/archives/mhnet-lab-nginx-bookworm-3f2a9c01d4e5.tar
 """
 
+import glob
 import os
 import shutil
 import tempfile
@@ -125,7 +126,11 @@ import traceback
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.mhnet.cluster.plugins.module_utils._docker_cli import recipe_digest
+from ansible_collections.mhnet.cluster.plugins.module_utils._images import recipe_digest
+
+
+# Part of every recipe digest: bump it when the way images are built changes, so old images are not reused.
+BUILD_LOGIC_VERSION = 2
 
 
 class LabImageBuilder:
@@ -152,11 +157,11 @@ class LabImageBuilder:
     def reference(self):
         p = self.params
         if p["debootstrap"]:
-            recipe = {"debootstrap": p["debootstrap"]}
+            recipe = {"debootstrap": p["debootstrap"], "logic": BUILD_LOGIC_VERSION}
             digest = recipe_digest(recipe)
         else:
             files = self._files()
-            recipe = {"build_args": p["build_args"], "files": sorted(files)}
+            recipe = {"build_args": p["build_args"], "files": sorted(files), "logic": BUILD_LOGIC_VERSION}
             digest = recipe_digest(recipe, p["context"], files)
         return "%s:%s-%s" % (p["name"], p["tag"], digest[:12])
 
@@ -203,6 +208,10 @@ class LabImageBuilder:
             if spec["include"]:
                 args.append("--include=" + ",".join(spec["include"]))
             self._run(args + [spec["suite"], rootfs, spec["mirror"]])
+            # Package caches are a third of a minbase system, and every image built on it fetches its own.
+            for pattern in ("var/cache/apt/*.bin", "var/cache/apt/archives/*.deb", "var/lib/apt/lists/*_*"):
+                for path in glob.glob(os.path.join(rootfs, pattern)):
+                    os.remove(path)
             tarball = os.path.join(work, "rootfs.tar")
             self._run(["tar", "-C", rootfs, "--numeric-owner", "-cf", tarball, "."])
             self._run([self.docker, "import", tarball, ref])
