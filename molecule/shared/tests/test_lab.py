@@ -1,0 +1,46 @@
+"""A lab host is a real machine for the collection: systemd, a Docker engine of its generation, the images."""
+
+import shlex
+
+
+def docker(host, *args):
+    return host.check_output("docker " + " ".join(shlex.quote(a) for a in args))
+
+
+def test_systemd_is_pid_1_and_docker_service_is_active(host):
+    assert host.check_output("ps -p 1 -o comm=") == "systemd"
+    assert host.service("docker").is_running
+    assert host.check_output("systemctl is-active docker.service") == "active"
+
+
+def test_hostname_is_the_inventory_name(host, host_vars):
+    assert host.check_output("hostname") == host_vars["inventory_hostname"]
+
+
+def test_hostnames_are_distinct_across_the_lab(lab_hosts):
+    hostnames = {name: lab_host.check_output("hostname") for name, lab_host in lab_hosts.items()}
+    assert len(hostnames) >= 2
+    assert len(set(hostnames.values())) == len(hostnames), hostnames
+
+
+def test_engine_version_matches_the_generation(host, host_vars):
+    version = docker(host, "version", "--format", "{{.Server.Version}}")
+    assert version.split("+")[0] == host_vars["mhnet_lab_docker_version"], (host_vars["mhnet_lab_generation"], version)
+
+
+def test_cluster_interface_holds_the_cluster_address(host, host_vars):
+    interface = host_vars["mhnet_cluster_interface"]
+    addresses = host.interface(interface).addresses
+    assert host_vars["mhnet_cluster_address"] in addresses
+
+
+def test_cluster_images_are_present(host, host_vars):
+    assert host_vars["mhnet_images"], "the lab inventory lists no images"
+    for image in host_vars["mhnet_images"]:
+        assert docker(host, "image", "inspect", "--format", "{{.Id}}", image["name"]).startswith("sha256:")
+
+
+def test_a_container_runs_on_the_engine(host, host_vars):
+    greeting = "hello from " + host_vars["inventory_hostname"]
+    output = docker(host, "run", "--rm", host_vars["mhnet_lab_images"]["busybox"], "echo", greeting)
+    assert output == greeting
