@@ -26,10 +26,10 @@ venv: $(BIN)/.installed  ## Install the pinned Python tools into .venv and link 
 demo: lab-up site  ## Bring up the lab and run site.yml against it
 
 lab-up: venv  ## Build the lab images (cached) and start the lab hosts; writes inventory/lab.yml
-	$(PLAYBOOK) playbooks/lab_up.yml -e mhnet_lab_inventory_path=$(LAB_INVENTORY)
+	$(PLAYBOOK) playbooks/lab_up.yml -e lab_inventory_path=$(LAB_INVENTORY)
 
 lab-down: venv  ## Remove the lab hosts, their volumes and networks
-	$(PLAYBOOK) playbooks/lab_down.yml -e mhnet_lab_inventory_path=$(LAB_INVENTORY)
+	$(PLAYBOOK) playbooks/lab_down.yml -e lab_inventory_path=$(LAB_INVENTORY)
 
 site: venv  ## Run site.yml against the lab inventory
 	$(PLAYBOOK) -i $(LAB_INVENTORY) site.yml

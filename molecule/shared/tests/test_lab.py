@@ -25,7 +25,7 @@ def test_hostnames_are_distinct_across_the_lab(lab_hosts):
 
 def test_engine_version_matches_the_generation(host, host_vars):
     version = docker(host, "version", "--format", "{{.Server.Version}}")
-    assert version.split("+")[0] == host_vars["mhnet_lab_docker_version"], (host_vars["mhnet_lab_generation"], version)
+    assert version.split("+")[0] == host_vars["lab_docker_version"], (host_vars["lab_generation"], version)
 
 
 def test_cluster_interface_holds_the_cluster_address(host, host_vars):
@@ -35,12 +35,12 @@ def test_cluster_interface_holds_the_cluster_address(host, host_vars):
 
 
 def test_cluster_images_are_present(host, host_vars):
-    assert host_vars["mhnet_images"], "the lab inventory lists no images"
-    for image in host_vars["mhnet_images"]:
+    assert host_vars["images_list"], "the lab inventory lists no images"
+    for image in host_vars["images_list"]:
         assert docker(host, "image", "inspect", "--format", "{{.Id}}", image["name"]).startswith("sha256:")
 
 
 def test_a_container_runs_on_the_engine(host, host_vars):
     greeting = "hello from " + host_vars["inventory_hostname"]
-    output = docker(host, "run", "--rm", host_vars["mhnet_lab_images"]["busybox"], "echo", greeting)
+    output = docker(host, "run", "--rm", host_vars["lab_images"]["busybox"], "echo", greeting)
     assert output == greeting

@@ -1,0 +1,19 @@
+"""Make this checkout importable as ansible_collections.mhnet.cluster (what `make venv` links)."""
+
+import os
+import sys
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+COLLECTIONS = os.path.join(REPO, ".cache", "collections")
+
+
+def _link_collection():
+    link = os.path.join(COLLECTIONS, "ansible_collections", "mhnet", "cluster")
+    if not os.path.lexists(link):
+        os.makedirs(os.path.dirname(link), exist_ok=True)
+        os.symlink(os.path.relpath(REPO, os.path.dirname(link)), link)
+
+
+_link_collection()
+if COLLECTIONS not in sys.path:
+    sys.path.insert(0, COLLECTIONS)

@@ -1,0 +1,88 @@
+"""image_archive against a mocked engine: loads only what the engine lacks, writes nothing in check mode."""
+
+import io
+import json
+import tarfile
+from unittest import mock
+
+import pytest
+from ansible.module_utils.testing import patch_module_args
+
+from ansible_collections.mhnet.cluster.plugins.module_utils._docker_client import NotFound
+from ansible_collections.mhnet.cluster.plugins.modules import image_archive
+
+ARCHIVE_ID = "sha256:" + "a" * 64
+
+
+@pytest.fixture()
+def archive(tmp_path):
+    path = tmp_path / "nginx.tar"
+    with tarfile.open(path, "w") as tar:
+        data = json.dumps([{"Config": "a" * 64 + ".json", "RepoTags": ["nginx:lab"], "Layers": []}]).encode()
+        info = tarfile.TarInfo("manifest.json")
+        info.size = len(data)
+        tar.addfile(info, io.BytesIO(data))
+    return str(path)
+
+
+def engine(image_ids):
+    """A mocked low-level client whose images are {tag: id}; load_image installs the archive's image."""
+    client = mock.Mock()
+
+    def inspect_image(tag):
+        if tag not in image_ids:
+            raise NotFound("no such image")
+        return {"Id": image_ids[tag]}
+
+    def load_image(data):
+        image_ids["nginx:lab"] = ARCHIVE_ID
+        return iter([{"stream": "Loaded image: nginx:lab\n"}])
+
+    client.inspect_image.side_effect = inspect_image
+    client.load_image.side_effect = load_image
+    return client
+
+
+def run(args, client):
+    with patch_module_args(args), mock.patch.object(image_archive, "connect", return_value=client):
+        with pytest.raises(SystemExit):
+            image_archive.main()
+
+
+@pytest.mark.parametrize(
+    "present, check_mode, changed, loads",
+    [
+        pytest.param({}, False, True, True, id="missing image is loaded"),
+        pytest.param({"nginx:lab": "sha256:" + "b" * 64}, False, True, True, id="tag on another image is reloaded"),
+        pytest.param({"nginx:lab": ARCHIVE_ID}, False, False, False, id="same image ID is not loaded again"),
+        pytest.param({}, True, True, False, id="check mode reports the load and writes nothing"),
+        pytest.param({"nginx:lab": ARCHIVE_ID}, True, False, False, id="check mode with nothing to do"),
+    ],
+)
+def test_loads_only_what_the_engine_lacks(archive, capsys, present, check_mode, changed, loads):
+    client = engine(dict(present))
+    run({"path": archive, "_ansible_check_mode": check_mode, "_ansible_diff": True}, client)
+    result = json.loads(capsys.readouterr().out)
+    assert result["changed"] is changed
+    assert client.load_image.called is loads
+    assert result["images"] == {"nginx:lab": ARCHIVE_ID}
+    assert result["loaded"] == (["nginx:lab"] if changed else [])
+    assert result["diff"]["after"] == {"images": {"nginx:lab": ARCHIVE_ID}}
+
+
+def test_a_load_that_leaves_the_tag_elsewhere_fails(archive, capsys):
+    client = engine({})
+    client.load_image.side_effect = lambda data: iter([])
+    run({"path": archive}, client)
+    result = json.loads(capsys.readouterr().out)
+    assert result["failed"] is True
+    assert "still lacks nginx:lab" in result["msg"]
+
+
+def test_an_error_event_from_the_engine_fails_with_its_message(archive, capsys):
+    client = engine({})
+    client.load_image.side_effect = lambda data: iter([{"error": "no space left on device"}])
+    run({"path": archive}, client)
+    result = json.loads(capsys.readouterr().out)
+    assert result["failed"] is True
+    assert "no space left on device" in result["msg"]
