@@ -7,6 +7,7 @@ COLLECTION_LINK := .cache/collections/ansible_collections/mhnet/cluster
 SANITY_ROOT := .cache/sanity/ansible_collections/mhnet/cluster
 LAB_INVENTORY := $(CURDIR)/inventory/lab.yml
 PLAYBOOK := $(BIN)/ansible-playbook
+PIP_BOOTSTRAP_CACHE := $(HOME)/.ansible/test/cache
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 
 .PHONY: help venv demo lab-up lab-down site test lint sanity unit molecule clean
@@ -40,6 +41,8 @@ lint: venv  ## ansible-lint, production profile, no skip list
 	$(BIN)/ansible-lint --profile production
 
 sanity: venv  ## ansible-test sanity on a copy placed under ansible_collections/mhnet/cluster
+	@# ansible-test downloads a pip bootstrap script from a host outside the package registries: bootstrap offline.
+	@mkdir -p $(PIP_BOOTSTRAP_CACHE) && cp tests/sanity/get_pip_offline.py $(PIP_BOOTSTRAP_CACHE)/get_pip_24_2.py
 	rm -rf $(SANITY_ROOT) && mkdir -p $(SANITY_ROOT)
 	git ls-files -z --cached --others --exclude-standard | xargs -0 cp --parents -t $(SANITY_ROOT)
 	cd $(SANITY_ROOT) && git init -q && git add -A && \

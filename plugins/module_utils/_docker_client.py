@@ -47,3 +47,11 @@ def connect(module):
     except DockerException as exc:
         raise EngineError("the Docker engine at %s does not answer: %s" % (module.params["docker_host"], exc)) from exc
     return client
+
+
+def image_id(client, reference):
+    """The ID of the engine's image for a reference, or None when the engine has no such image."""
+    try:
+        return client.inspect_image(reference)["Id"]
+    except NotFound:
+        return None

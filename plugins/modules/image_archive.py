@@ -41,7 +41,7 @@ options:
 requirements:
   - Docker SDK for Python (C(python3-docker) on Debian) on the target host
 author:
-  - mhnet.cluster contributors
+  - mhnet.cluster maintainers (@mhnet-cluster)
 """
 
 EXAMPLES = r"""
@@ -79,22 +79,15 @@ from ansible_collections.mhnet.cluster.plugins.module_utils._docker_client impor
     DOCKER_COMMON_ARGS,
     DockerException,
     EngineError,
-    NotFound,
     connect,
+    image_id,
 )
-
-
-def engine_image_id(client, tag):
-    try:
-        return client.inspect_image(tag)["Id"]
-    except NotFound:
-        return None
 
 
 def load_archive(module, client):
     wanted = archive_images(module.params["path"])
-    present = dict((tag, engine_image_id(client, tag)) for tag in wanted)
-    missing = sorted(tag for tag, image_id in wanted.items() if present[tag] != image_id)
+    present = dict((tag, image_id(client, tag)) for tag in wanted)
+    missing = sorted(tag for tag, wanted_id in wanted.items() if present[tag] != wanted_id)
     result = dict(changed=bool(missing), images=wanted, loaded=missing)
     if module._diff:
         result["diff"] = dict(before=dict(images=present), after=dict(images=wanted))
@@ -103,7 +96,7 @@ def load_archive(module, client):
             for event in client.load_image(archive) or []:
                 if isinstance(event, dict) and event.get("error"):
                     raise EngineError("loading %s failed: %s" % (module.params["path"], event["error"]))
-        wrong = [tag for tag in wanted if engine_image_id(client, tag) != wanted[tag]]
+        wrong = [tag for tag in wanted if image_id(client, tag) != wanted[tag]]
         if wrong:
             raise EngineError("after loading %s the engine still lacks %s" % (module.params["path"], ", ".join(wrong)))
     return result

@@ -66,7 +66,7 @@ options:
     default: {}
   files:
     description:
-      - Extra files added to the build context, as C(name in context: source path). Part of the recipe digest.
+      - Extra files added to the build context, as C(NAME_IN_CONTEXT) mapped to a source path. Part of the recipe digest.
       - A source that does not exist is left out, so optional fallbacks can be offered.
     type: dict
     default: {}
@@ -78,7 +78,7 @@ options:
     type: path
     default: /var/tmp
 author:
-  - mhnet.cluster contributors
+  - mhnet.cluster maintainers (@mhnet-cluster)
 """
 
 EXAMPLES = r"""
