@@ -1,0 +1,204 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) mhnet.cluster contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Docker network helpers shared by modules: subnet checks, overlap search, desired state and its comparison."""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import socket
+import struct
+
+MTU_OPTION = "com.docker.network.driver.mtu"
+# inspect_network() keys of an IPAM pool, by the module's ipam_config keys
+IPAM_KEYS = (("subnet", "Subnet"), ("gateway", "Gateway"), ("ip_range", "IPRange"))
+
+
+class NetworkSpecError(Exception):
+    """The task asks for a network that cannot exist as written."""
+
+
+class NetworkConflictError(Exception):
+    """Reaching the wanted state needs a step the task did not allow (recreate, force, an overlapping subnet)."""
+
+
+def parse_subnet(text, option="subnet"):
+    """The network of a CIDR string; host bits must be zero."""
+    try:
+        return ipaddress.ip_network(text, strict=True)
+    except (TypeError, ValueError) as exc:
+        raise NetworkSpecError(
+            "%s '%s' is not a valid CIDR network: %s; write it as NETWORK/PREFIX, for example 10.0.9.0/24" % (option, text, exc)
+        ) from exc
+
+
+def _network_or_none(text):
+    try:
+        return ipaddress.ip_network(text, strict=False)
+    except (TypeError, ValueError):
+        return None
+
+
+def find_overlaps(subnet, engine_networks, routes, exclude_name=None):
+    """Human names of the engine networks and host routes whose address range overlaps subnet."""
+    overlaps = []
+    for network in engine_networks:
+        if network.get("Name") == exclude_name:
+            continue
+        for pool in (network.get("IPAM") or {}).get("Config") or []:
+            other = _network_or_none(pool.get("Subnet"))
+            # other address families and unparsable pools cannot collide with this subnet
+            if other is not None and other.version == subnet.version and other.overlaps(subnet):
+                overlaps.append("network '%s' (%s)" % (network.get("Name"), other))
+    for destination, device in routes:
+        other = _network_or_none(destination)
+        if other is not None and other.prefixlen and other.version == subnet.version and other.overlaps(subnet):
+            overlaps.append("route %s on %s" % (other, device))
+    return overlaps
+
+
+def read_routes(path="/proc/net/route"):
+    """[(destination CIDR, interface)] of the host's IPv4 routing table, without the default route."""
+    routes = []
+    with open(path) as table:
+        next(table, None)  # header line
+        for line in table:
+            fields = line.split()
+            if len(fields) < 8:
+                continue
+            # the kernel prints addresses as host-order (little-endian on x86/arm) hex words
+            destination, mask = (socket.inet_ntoa(struct.pack("<L", int(word, 16))) for word in (fields[1], fields[7]))
+            network = ipaddress.ip_network("%s/%s" % (destination, mask), strict=False)
+            if network.prefixlen:
+                routes.append((str(network), fields[0]))
+    return routes
+
+
+def _by_subnet(entry):
+    return entry.get("subnet") or ""
+
+
+def _ipam_entry(index, entry):
+    """A validated ipam_config entry with canonical address strings, holding only the keys the user set."""
+    where = "ipam_config[%d]" % index
+    if not entry.get("subnet"):
+        raise NetworkSpecError("%s has no subnet: give every pool a subnet, for example 10.0.9.0/24" % where)
+    subnet = parse_subnet(entry["subnet"], "%s.subnet" % where)
+    result = dict(subnet=str(subnet))
+    if entry.get("ip_range"):
+        ip_range = parse_subnet(entry["ip_range"], "%s.ip_range" % where)
+        if ip_range.version != subnet.version or not ip_range.subnet_of(subnet):
+            raise NetworkSpecError(
+                "%s.ip_range %s is not inside subnet %s: give a range within the subnet or leave ip_range out" % (where, ip_range, subnet)
+            )
+        result["ip_range"] = str(ip_range)
+    if entry.get("gateway"):
+        try:
+            gateway = ipaddress.ip_address(entry["gateway"])
+        except ValueError as exc:
+            raise NetworkSpecError("%s.gateway '%s' is not an IP address: %s" % (where, entry["gateway"], exc)) from exc
+        if gateway not in subnet:
+            raise NetworkSpecError(
+                "%s.gateway %s is not inside subnet %s: give an address within the subnet or leave gateway out" % (where, gateway, subnet)
+            )
+        result["gateway"] = str(gateway)
+    return result
+
+
+def desired_state(params):
+    """The network the task asks for, holding only what the user set (a missing key means "don't care")."""
+    desired = dict(driver=params.get("driver") or "overlay")
+    options = dict((key, str(value)) for key, value in (params.get("driver_options") or {}).items())
+    if params.get("encrypted") is not None:
+        # None: the option must be absent
+        options["encrypted"] = "" if params["encrypted"] else None
+    if params.get("mtu") is not None:
+        if params["mtu"] < 68:
+            raise NetworkSpecError("mtu %d is below 68, the smallest MTU IPv4 allows: give the MTU of the hosts' links minus 50" % params["mtu"])
+        options[MTU_OPTION] = str(params["mtu"])
+    if options:
+        desired["options"] = options
+    if params.get("ipam_config"):
+        desired["ipam_config"] = sorted((_ipam_entry(index, entry) for index, entry in enumerate(params["ipam_config"])), key=_by_subnet)
+    for key in ("attachable", "internal", "scope"):
+        if params.get(key) is not None:
+            desired[key] = params[key]
+    if params.get("labels"):
+        desired["labels"] = dict((key, str(value)) for key, value in params["labels"].items())
+    return desired
+
+
+def _canonical(text, parse):
+    try:
+        return str(parse(text))
+    except ValueError:
+        return text
+
+
+def _actual_ipam(actual):
+    pools = []
+    for pool in (actual.get("IPAM") or {}).get("Config") or []:
+        entry = dict((key, pool[engine_key]) for key, engine_key in IPAM_KEYS if pool.get(engine_key))
+        for key in ("subnet", "ip_range"):
+            if key in entry:
+                entry[key] = _canonical(entry[key], ipaddress.ip_network)
+        if "gateway" in entry:
+            entry["gateway"] = _canonical(entry["gateway"].split("/")[0], ipaddress.ip_address)
+        pools.append(entry)
+    return pools
+
+
+def network_summary(actual, desired=None):
+    """An inspect_network() result in the shape of desired_state(); with desired, only the parts the user set."""
+    summary = dict(
+        driver=actual.get("Driver"),
+        options=dict(actual.get("Options") or {}),
+        ipam_config=_actual_ipam(actual),
+        attachable=bool(actual.get("Attachable")),
+        internal=bool(actual.get("Internal")),
+        labels=dict(actual.get("Labels") or {}),
+        scope=actual.get("Scope"),
+    )
+    if desired is None:
+        return summary
+    summary = dict((key, value) for key, value in summary.items() if key in desired)
+    for key in ("options", "labels"):
+        if key in desired:
+            summary[key] = dict((name, summary[key].get(name)) for name in desired[key])
+    if "ipam_config" in desired:
+        # per subnet, only the keys the user gave for it: the engine fills in gateways the user left out
+        wanted = dict((entry["subnet"], entry) for entry in desired["ipam_config"])
+        summary["ipam_config"] = sorted(
+            (dict((key, value) for key, value in entry.items() if key in wanted.get(entry.get("subnet"), entry)) for entry in summary["ipam_config"]),
+            key=_by_subnet,
+        )
+    return summary
+
+
+def network_differences(desired, actual):
+    """[{parameter, before, after}] for every part of desired that the network (an inspect_network() result) lacks."""
+    before = network_summary(actual, desired)
+    differences = []
+    for key, after in desired.items():
+        if key in ("options", "labels"):
+            differences.extend(
+                dict(parameter="%s.%s" % (key, name), before=before[key].get(name), after=value)
+                for name, value in sorted(after.items())
+                if before[key].get(name) != value
+            )
+            continue
+        if key == "ipam_config":
+            after = sorted(after, key=_by_subnet)
+        if before[key] != after:
+            differences.append(dict(parameter=key, before=before[key], after=after))
+    return differences
+
+
+def describe(differences):
+    """One line per difference, for messages."""
+    def show(value):
+        return "unset" if value is None else json.dumps(value, sort_keys=True)
+
+    return "; ".join("%s is %s on the network, %s wanted" % (d["parameter"], show(d["before"]), show(d["after"])) for d in differences)

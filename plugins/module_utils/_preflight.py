@@ -1,0 +1,107 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) mhnet.cluster contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Preflight logic: version parsing, interface discovery and the checks, free of Ansible plumbing."""
+
+from __future__ import annotations
+
+import json
+import re
+
+# Docker 23.0 removed the daemon's cluster-store / cluster-advertise options.
+KV_MODE_LAST_ENGINE = (22, 99)
+
+
+def version_tuple(text):
+    """Leading numeric release of a version string: '6.1.0-18-amd64' -> (6, 1, 0), '20.10.5+dfsg1' -> (20, 10, 5)."""
+    match = re.match(r"\s*v?(\d+(?:\.\d+)*)", text or "")
+    if not match:
+        raise ValueError("no version number in %r" % text)
+    return tuple(int(part) for part in match.group(1).split("."))
+
+
+def parse_ip_addr(output):
+    """`ip -o -4 addr show` output -> [(interface, address, prefix)]."""
+    found = []
+    for line in output.splitlines():
+        fields = line.split()
+        if len(fields) >= 4 and fields[2] == "inet":
+            address, dummy, prefix = fields[3].partition("/")
+            found.append((fields[1].split("@")[0].rstrip(":"), address, int(prefix or 32)))
+    return found
+
+
+def choose_advertise(addresses, interface=None, address=None, default_interface=None):
+    """Pick the interface and IPv4 address the host advertises to the cluster; return (interface, address, problem)."""
+    if address:
+        holders = [name for name, addr, dummy in addresses if addr == address]
+        if not holders:
+            return None, None, "no interface holds the cluster address %s (addresses here: %s): fix mhnet_cluster_address" % (
+                address, ", ".join("%s=%s" % (name, addr) for name, addr, dummy in addresses) or "none")
+        if interface and interface not in holders:
+            return None, None, "the cluster address %s is on %s, not on mhnet_cluster_interface %s: fix one of them" % (
+                address, holders[0], interface)
+        return holders[0], address, None
+    interface = interface or default_interface
+    if not interface:
+        return None, None, "no cluster interface given and no default route: set mhnet_cluster_interface or mhnet_cluster_address"
+    on_interface = [addr for name, addr, dummy in addresses if name == interface]
+    if not on_interface:
+        names = sorted(set(name for name, dummy, dummy2 in addresses))
+        return None, None, "interface %s has no IPv4 address or does not exist (interfaces with IPv4: %s): set mhnet_cluster_interface" % (
+            interface, ", ".join(names) or "none")
+    return interface, on_interface[0], None
+
+
+def daemon_json_problem(text, mode):
+    """A problem with the engine's daemon.json for the chosen mode, or None."""
+    if text is None or not text.strip():
+        return None
+    try:
+        config = json.loads(text)
+    except ValueError as exc:
+        return "/etc/docker/daemon.json is not valid JSON (%s): fix it by hand; the collection will not overwrite it" % exc
+    if not isinstance(config, dict):
+        return "/etc/docker/daemon.json holds %s, not a JSON object: fix it by hand" % type(config).__name__
+    if mode == "swarm" and ("cluster-store" in config or "cluster-advertise" in config):
+        return ("/etc/docker/daemon.json still sets cluster-store/cluster-advertise, which swarm mode cannot use: remove both keys "
+                "and restart Docker (or run the key-value mode on a 20.10 engine)")
+    return None
+
+
+def local_problems(facts, mode, kernel_min):
+    """Every problem found on one host, as messages that say what to do."""
+    problems = []
+    if version_tuple(facts["kernel"]) < version_tuple(kernel_min):
+        problems.append("kernel %s is older than %s, the minimum for overlay networks: upgrade the kernel "
+                        "(or lower mhnet_kernel_min if you know better)" % (facts["kernel"], kernel_min))
+    if not facts["engine_reachable"]:
+        problems.append("the Docker engine does not answer (%s): install and start Docker" % facts["engine_error"])
+    elif mode == "kv" and version_tuple(facts["engine_version"])[:2] > KV_MODE_LAST_ENGINE:
+        problems.append("Docker %s has no cluster-store (removed in 23.0), which the key-value mode needs: "
+                        "set mhnet_cluster_mode: swarm, or use a 20.10 engine" % facts["engine_version"])
+    return problems
+
+
+def cluster_problems(hosts, mode):
+    """Problems that only show across hosts: {host: facts} -> [messages naming every host involved]."""
+    problems = []
+    by_hostname = {}
+    for name, facts in sorted(hosts.items()):
+        if facts.get("hostname"):
+            by_hostname.setdefault(facts["hostname"], []).append(name)
+    for hostname, names in sorted(by_hostname.items()):
+        if len(names) > 1:
+            why = ("the key-value store identifies engines by hostname" if mode == "kv"
+                   else "swarm node names would be ambiguous")
+            problems.append("hostname '%s' is used by %s; %s: give each host a unique hostname" % (
+                hostname, " and ".join(names), why))
+    by_address = {}
+    for name, facts in sorted(hosts.items()):
+        if facts.get("cluster_address"):
+            by_address.setdefault(facts["cluster_address"], []).append(name)
+    for address, names in sorted(by_address.items()):
+        if len(names) > 1:
+            problems.append("cluster address %s is used by %s: each host needs its own address" % (address, " and ".join(names)))
+    return problems

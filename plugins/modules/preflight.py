@@ -1,0 +1,188 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright (c) mhnet.cluster contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: preflight
+short_description: Inspect one cluster host and find what would stop the cluster, before anything changes
+version_added: 0.1.0
+description:
+  - Gathers what the cluster needs to know about a host (kernel release, the hostname the engine reports, engine
+    version, the cluster interface and its IPv4 address, the engine's C(daemon.json)) and publishes it as the
+    C(mhnet_host) fact.
+  - Checks what can be checked on the host alone (kernel minimum, engine reachable, engine version suits the mode,
+    cluster interface present, C(daemon.json) readable and suited to the mode) and reports every problem found,
+    each with what to do.
+  - Checks across hosts (unique hostnames, distinct addresses) are M(mhnet.cluster.preflight_report)'s.
+  - Changes nothing on the host.
+extends_documentation_fragment:
+  - mhnet.cluster.attributes
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: none
+  idempotent:
+    support: full
+    details:
+      - Reads only.
+options:
+  mode:
+    description: Cluster mode the host must suit; C(kv) (engines with a key-value store, Docker < 23) or C(swarm).
+    type: str
+    choices: [kv, swarm]
+    default: kv
+  kernel_min:
+    description: Oldest kernel release accepted (overlay networks need VXLAN support from 3.16 on).
+    type: str
+    default: "3.16"
+  advertise_address:
+    description: IPv4 address the host advertises to the cluster; the interface that holds it is found on the host.
+    type: str
+  advertise_interface:
+    description:
+      - Interface whose IPv4 address the host advertises. With O(advertise_address), it must hold that address.
+      - When neither is set, the interface of the default route is used.
+    type: str
+  daemon_json:
+    description: Path of the engine's configuration file.
+    type: path
+    default: /etc/docker/daemon.json
+  fail_on_problems:
+    description:
+      - Fail when a problem is found. Set to V(false) to collect every host's problems and report them together
+        with M(mhnet.cluster.preflight_report).
+    type: bool
+    default: true
+  docker_host:
+    description: The engine's API address.
+    type: str
+    default: unix:///var/run/docker.sock
+    aliases: [docker_url]
+  timeout:
+    description: Seconds to wait for the engine.
+    type: int
+    default: 60
+requirements:
+  - Docker SDK for Python (C(python3-docker) on Debian) and C(ip) from iproute2 on the target host
+author:
+  - mhnet.cluster maintainers (@mhnet-cluster)
+"""
+
+EXAMPLES = r"""
+- name: Inspect the host; fail here on any local problem
+  mhnet.cluster.preflight:
+    mode: kv
+    advertise_interface: eth1
+
+- name: Inspect every host without failing, to report all problems at once
+  mhnet.cluster.preflight:
+    advertise_address: "{{ mhnet_cluster_address }}"
+    fail_on_problems: false
+"""
+
+RETURN = r"""
+ansible_facts:
+  description: Facts about the host.
+  returned: always
+  type: dict
+  contains:
+    mhnet_host:
+      description: What later phases need to know about the host.
+      type: dict
+      returned: always
+      sample:
+        hostname: mhs-demo0
+        kernel: 6.1.0-18-amd64
+        engine_reachable: true
+        engine_version: 20.10.5+dfsg1
+        engine_api_version: "1.41"
+        cluster_interface: eth1
+        cluster_address: 192.168.151.3
+        problems: []
+problems:
+  description: Every problem found on the host, each saying what to do.
+  returned: always
+  type: list
+  elements: str
+"""
+
+import copy
+import os
+import platform
+import socket
+import traceback
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.mhnet.cluster.plugins.module_utils._docker_client import DOCKER_COMMON_ARGS, DockerException, EngineError, connect
+from ansible_collections.mhnet.cluster.plugins.module_utils._preflight import (
+    choose_advertise,
+    daemon_json_problem,
+    local_problems,
+    parse_ip_addr,
+)
+
+
+def engine_facts(module):
+    try:
+        client = connect(module)
+        version = client.version()
+        info = client.info()
+    except (EngineError, DockerException) as exc:
+        return dict(engine_reachable=False, engine_error=str(exc), engine_version="", engine_api_version="",
+                    hostname=socket.gethostname())
+    return dict(engine_reachable=True, engine_error="", engine_version=version.get("Version", ""),
+                engine_api_version=version.get("ApiVersion", ""), hostname=info.get("Name") or socket.gethostname(),
+                swarm_state=(info.get("Swarm") or {}).get("LocalNodeState", ""))
+
+
+def inspect_host(module):
+    p = module.params
+    facts = dict(kernel=platform.release())
+    facts.update(engine_facts(module))
+    ip = module.get_bin_path("ip", required=True)
+    dummy, addr_out, dummy2 = module.run_command([ip, "-o", "-4", "addr", "show"], check_rc=True)
+    dummy, route_out, dummy2 = module.run_command([ip, "-o", "-4", "route", "show", "default"], check_rc=True)
+    route = route_out.split()
+    default_interface = route[route.index("dev") + 1] if "dev" in route else None
+    interface, address, advertise_problem = choose_advertise(
+        parse_ip_addr(addr_out), p["advertise_interface"], p["advertise_address"], default_interface)
+    facts.update(cluster_interface=interface or "", cluster_address=address or "")
+    daemon_json = None
+    if os.path.exists(p["daemon_json"]):
+        with open(p["daemon_json"]) as handle:
+            daemon_json = handle.read()
+    problems = local_problems(facts, p["mode"], p["kernel_min"])
+    problems += [problem for problem in (advertise_problem, daemon_json_problem(daemon_json, p["mode"])) if problem]
+    facts["problems"] = problems
+    return facts
+
+
+def main():
+    argument_spec = copy.deepcopy(DOCKER_COMMON_ARGS)
+    argument_spec.update(
+        mode=dict(type="str", choices=["kv", "swarm"], default="kv"),
+        kernel_min=dict(type="str", default="3.16"),
+        advertise_address=dict(type="str"),
+        advertise_interface=dict(type="str"),
+        daemon_json=dict(type="path", default="/etc/docker/daemon.json"),
+        fail_on_problems=dict(type="bool", default=True),
+    )
+    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
+    try:
+        facts = inspect_host(module)
+    except (OSError, ValueError) as exc:
+        module.fail_json(msg="preflight could not inspect the host: %s" % exc, exception=traceback.format_exc())
+    result = dict(changed=False, ansible_facts=dict(mhnet_host=facts), problems=facts["problems"])
+    if facts["problems"] and module.params["fail_on_problems"]:
+        module.fail_json(msg="; ".join(facts["problems"]), **result)
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()

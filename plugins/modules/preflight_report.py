@@ -1,0 +1,151 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright (c) mhnet.cluster contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: preflight_report
+short_description: Check the cluster's hosts together and publish the cluster plan
+version_added: 0.1.0
+description:
+  - Takes every host's C(mhnet_host) fact (from M(mhnet.cluster.preflight)) and reports, in one failure, every
+    problem found on any host plus those that only show across hosts (a hostname or cluster address used twice),
+    naming every host involved.
+  - When there is none, publishes the C(mhnet_cluster) fact that later phases read (mode, keystore and engines).
+  - Pure computation; run it once, on the controller (C(run_once), C(delegate_to=localhost)).
+extends_documentation_fragment:
+  - mhnet.cluster.attributes
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: none
+  idempotent:
+    support: full
+    details:
+      - Reads only.
+options:
+  hosts:
+    description: Each host's inventory name mapped to its C(mhnet_host) fact; a host without one failed to report.
+    type: dict
+    required: true
+  mode:
+    description: Cluster mode, C(kv) (key-value store, Docker < 23) or C(swarm).
+    type: str
+    choices: [kv, swarm]
+    default: kv
+  keystore_hosts:
+    description: Inventory names of the key-value store hosts (C(kv) mode).
+    type: list
+    elements: str
+    default: []
+  engine_hosts:
+    description: Inventory names of the engines that join the cluster.
+    type: list
+    elements: str
+    default: []
+  keystore_backend:
+    description: Key-value store the engines use (C(kv) mode).
+    type: str
+    choices: [consul, etcd, zookeeper]
+    default: consul
+  keystore_port:
+    description: Client port of the key-value store; by default the backend's own (8500, 2379, 2181).
+    type: int
+author:
+  - mhnet.cluster maintainers (@mhnet-cluster)
+"""
+
+EXAMPLES = r"""
+- name: Check the hosts together and plan the cluster
+  mhnet.cluster.preflight_report:
+    hosts: "{{ dict(ansible_play_hosts_all | zip(ansible_play_hosts_all | map('extract', hostvars) | map(attribute='mhnet_host', default={}))) }}"
+    keystore_hosts: "{{ groups['keystore'] }}"
+    engine_hosts: "{{ groups['docker_hosts'] }}"
+  run_once: true
+  delegate_to: localhost
+"""
+
+RETURN = r"""
+problems:
+  description: Every problem found, each naming its host(s) and saying what to do.
+  returned: always
+  type: list
+  elements: str
+ansible_facts:
+  description: The cluster plan, published to every host of the play.
+  returned: success
+  type: dict
+  contains:
+    mhnet_cluster:
+      description: What later phases read about the cluster as a whole.
+      type: dict
+      returned: success
+      sample:
+        mode: kv
+        keystore_backend: consul
+        keystore_hosts: [mh-keystore]
+        keystore_address: 192.168.151.2
+        keystore_port: 8500
+        keystore_url: consul://192.168.151.2:8500
+        engine_hosts: [mhs-demo0, mhs-demo1]
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.mhnet.cluster.plugins.module_utils._preflight import cluster_problems
+
+DEFAULT_PORTS = dict(consul=8500, etcd=2379, zookeeper=2181)
+URL_SCHEMES = dict(consul="consul", etcd="etcd", zookeeper="zk")
+
+
+def plan(params):
+    """Return (problems, cluster plan)."""
+    hosts = params["hosts"]
+    problems = []
+    for name in sorted(hosts):
+        if not hosts[name]:
+            problems.append("%s: preflight did not report (host unreachable or the module failed): see its error above" % name)
+        for problem in hosts[name].get("problems", []) if hosts[name] else []:
+            problems.append("%s: %s" % (name, problem))
+    problems += cluster_problems(dict((n, f) for n, f in hosts.items() if f), params["mode"])
+    engines = [name for name in params["engine_hosts"] if name in hosts]
+    keystores = [name for name in params["keystore_hosts"] if name in hosts]
+    if not engines:
+        problems.append("no engine hosts in this play (engine group empty or not targeted): put the engines in the docker hosts group")
+    cluster = dict(mode=params["mode"], engine_hosts=engines)
+    if params["mode"] == "kv":
+        port = params["keystore_port"] or DEFAULT_PORTS[params["keystore_backend"]]
+        address = (hosts.get(keystores[0]) or {}).get("cluster_address", "") if keystores else ""
+        if not keystores:
+            problems.append("key-value mode needs a keystore host and the keystore group is empty or not targeted: "
+                            "put one (or three) hosts in it")
+        cluster.update(keystore_backend=params["keystore_backend"], keystore_hosts=keystores, keystore_address=address,
+                       keystore_port=port, keystore_url="%s://%s:%d" % (URL_SCHEMES[params["keystore_backend"]], address, port))
+    return problems, cluster
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            hosts=dict(type="dict", required=True),
+            mode=dict(type="str", choices=["kv", "swarm"], default="kv"),
+            keystore_hosts=dict(type="list", elements="str", default=[], no_log=False),
+            engine_hosts=dict(type="list", elements="str", default=[]),
+            keystore_backend=dict(type="str", choices=["consul", "etcd", "zookeeper"], default="consul", no_log=False),
+            keystore_port=dict(type="int", no_log=False),
+        ),
+        supports_check_mode=True,
+    )
+    problems, cluster = plan(module.params)
+    if problems:
+        module.fail_json(msg="preflight found %d problem(s); nothing was changed:\n- %s" % (len(problems), "\n- ".join(problems)),
+                         problems=problems, changed=False)
+    module.exit_json(changed=False, problems=[], ansible_facts=dict(mhnet_cluster=cluster))
+
+
+if __name__ == "__main__":
+    main()
