@@ -70,6 +70,7 @@ loaded:
 """
 
 import copy
+import os
 import traceback
 
 from ansible.module_utils.basic import AnsibleModule
@@ -85,6 +86,9 @@ from ansible_collections.mhnet.cluster.plugins.module_utils._docker_client impor
 
 
 def load_archive(module, client):
+    if module.check_mode and not os.path.exists(module.params["path"]):
+        # In check mode the copy before this task did not happen: the load would.
+        return dict(changed=True, images={}, loaded=[])
     wanted = archive_images(module.params["path"])
     present = dict((tag, image_id(client, tag)) for tag in wanted)
     missing = sorted(tag for tag, wanted_id in wanted.items() if present[tag] != wanted_id)

@@ -10,10 +10,21 @@ LAB_GROUP = "mhnet_molecule"
 
 
 @pytest.fixture(scope="module")
-def lab_hosts():
-    """Every lab host as a testinfra Host, with its inventory variables."""
-    runner = testinfra.utils.ansible_runner.AnsibleRunner(INVENTORY)
+def runner():
+    return testinfra.utils.ansible_runner.AnsibleRunner(INVENTORY)
+
+
+@pytest.fixture(scope="module")
+def lab_hosts(runner):
+    """Every lab host as a testinfra Host, by inventory name."""
     return {name: runner.get_host(name) for name in runner.get_hosts(LAB_GROUP)}
+
+
+@pytest.fixture(scope="module")
+def lab_groups(runner):
+    """Inventory groups of the lab: {group: [host names]}."""
+    inventory = runner.inventory
+    return {group: sorted(data.get("hosts", [])) for group, data in inventory.items() if group != "_meta"}
 
 
 @pytest.fixture()
