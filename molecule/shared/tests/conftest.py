@@ -21,6 +21,12 @@ def lab_hosts(runner):
 
 
 @pytest.fixture(scope="module")
+def lab_vars(runner):
+    """Inventory variables of every lab host, by inventory name."""
+    return {name: runner.get_variables(name) for name in runner.get_hosts(LAB_GROUP)}
+
+
+@pytest.fixture(scope="module")
 def lab_groups(runner):
     """Inventory groups of the lab: {group: [host names]}."""
     inventory = runner.inventory

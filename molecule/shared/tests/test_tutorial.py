@@ -22,12 +22,23 @@ def engines(lab_hosts, lab_groups):
 
 
 @pytest.fixture(scope="module")
+def engine_addresses(lab_vars, lab_groups):
+    return [lab_vars[name]["mhnet_cluster_address"] for name in lab_groups["docker_hosts"]]
+
+
+@pytest.fixture(scope="module")
 def keystore(lab_hosts, lab_groups):
     return lab_hosts[lab_groups["keystore"][0]]
 
 
-def busybox(host):
-    return host.ansible.get_variables()["lab_images"]["busybox"]
+@pytest.fixture(scope="module")
+def keystore_address(lab_vars, lab_groups):
+    return lab_vars[lab_groups["keystore"][0]]["mhnet_cluster_address"]
+
+
+@pytest.fixture(scope="module")
+def busybox(lab_vars):
+    return next(iter(lab_vars.values()))["lab_images"]["busybox"]
 
 
 def test_my_net_has_one_id_and_global_scope_on_every_engine(engines):
@@ -40,9 +51,9 @@ def test_my_net_has_one_id_and_global_scope_on_every_engine(engines):
     assert subnet == "10.0.9.0/24"
 
 
-def test_web_is_on_my_net_with_mtu_1450_and_on_docker_gwbridge(engines):
+def test_web_is_on_my_net_with_mtu_1450_and_on_docker_gwbridge(engines, busybox):
     web_host = engines[0]
-    interfaces = docker(web_host, "run", "--rm", "--network", "container:web", busybox(web_host), "sh", "-c",
+    interfaces = docker(web_host, "run", "--rm", "--network", "container:web", busybox, "sh", "-c",
                         "ip -o -4 addr show eth0; ip -o -4 addr show eth1; cat /sys/class/net/eth0/mtu").splitlines()
     eth0, eth1, mtu = interfaces[0].split()[3], interfaces[1].split()[3], interfaces[2]
     assert eth0.startswith("10.0.9.") and eth0.endswith("/24")
@@ -52,18 +63,18 @@ def test_web_is_on_my_net_with_mtu_1450_and_on_docker_gwbridge(engines):
     assert eth1.split(".")[:2] == prefix, (eth1, gwbridge)
 
 
-def test_busybox_on_another_engine_fetches_the_page_from_web(engines):
+def test_busybox_on_another_engine_fetches_the_page_from_web(engines, busybox):
     probe_host = engines[-1]
-    assert probe_host.backend.hostname != engines[0].backend.hostname
-    page = docker(probe_host, "run", "--rm", "--network", "my-net", busybox(probe_host), "wget", "-q", "-O-", "http://web")
+    assert probe_host.check_output("hostname") != engines[0].check_output("hostname")
+    page = docker(probe_host, "run", "--rm", "--network", "my-net", busybox, "wget", "-q", "-O-", "http://web")
     assert "Welcome to nginx!" in page
 
 
-def test_consul_lists_every_engine_under_docker_nodes(keystore, engines):
-    store = consul.Consul(host=keystore.ansible.get_variables()["mhnet_cluster_address"], port=8500)
+def test_consul_lists_every_engine_under_docker_nodes(keystore_address, engine_addresses):
+    store = consul.Consul(host=keystore_address, port=8500)
     dummy, entries = store.kv.get("docker/nodes/", recurse=True)
     registered = {entry["Key"].split("/")[-1] for entry in entries or []}
-    expected = {engine.ansible.get_variables()["mhnet_cluster_address"] + ":2376" for engine in engines}
+    expected = {address + ":2376" for address in engine_addresses}
     assert expected <= registered, registered
 
 
@@ -75,10 +86,10 @@ def test_the_users_daemon_json_key_survives_and_the_engine_uses_it(engines):
         assert "mhnet.prepared=kept" in docker(engine, "info", "--format", "{{json .Labels}}")
 
 
-def test_networks_survive_a_keystore_restart(keystore, engines):
+def test_networks_survive_a_keystore_restart(keystore, keystore_address, engines, busybox):
     before = docker(engines[-1], "network", "ls", "--filter", "name=^my-net$", "--format", "{{.ID}}")
     docker(keystore, "restart", "consul")
-    store = consul.Consul(host=keystore.ansible.get_variables()["mhnet_cluster_address"], port=8500)
+    store = consul.Consul(host=keystore_address, port=8500)
     deadline = time.time() + 60
     while time.time() < deadline:
         try:
@@ -89,5 +100,5 @@ def test_networks_survive_a_keystore_restart(keystore, engines):
         time.sleep(1)
     assert store.status.leader(), "Consul elected no leader within 60 s of its restart"
     assert docker(engines[-1], "network", "ls", "--filter", "name=^my-net$", "--format", "{{.ID}}") == before
-    page = docker(engines[-1], "run", "--rm", "--network", "my-net", busybox(engines[-1]), "wget", "-q", "-O-", "http://web")
+    page = docker(engines[-1], "run", "--rm", "--network", "my-net", busybox, "wget", "-q", "-O-", "http://web")
     assert "Welcome to nginx!" in page
