@@ -11,8 +11,9 @@ SITE = os.path.join(os.environ["MOLECULE_PROJECT_DIRECTORY"], "site.yml")
 
 
 def run_site(*args):
+    env = dict(os.environ, ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0")
     result = subprocess.run(["ansible-playbook", "-i", INVENTORY, SITE, *args], capture_output=True, text=True,
-                            timeout=600, check=False)
+                            timeout=600, check=False, env=env)
     return result.returncode, result.stdout + result.stderr
 
 
@@ -38,8 +39,8 @@ def unchanged(lab_hosts):
 def test_check_mode_changes_nothing_and_shows_the_daemon_json_diff(unchanged):
     rc, output = run_site("--check", "--diff")
     assert rc == 0, output[-3000:]
-    assert '+    "cluster-store": "consul://' in output, output[-3000:]
-    assert '+    "cluster-advertise": "' in output
+    assert '+  "cluster-store": "consul://' in output, output[-3000:]
+    assert '+  "cluster-advertise": "' in output
     assert '"mhnet.prepared=kept"' in output, "the diff shows the user's key kept"
 
 
