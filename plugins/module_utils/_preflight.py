@@ -84,24 +84,21 @@ def local_problems(facts, mode, kernel_min):
     return problems
 
 
+def shared_values(hosts, key):
+    """[(value, [hosts])] for each non-empty value of facts[key] that more than one host has."""
+    holders = {}
+    for name, facts in sorted(hosts.items()):
+        if facts.get(key):
+            holders.setdefault(facts[key], []).append(name)
+    return [(value, names) for value, names in sorted(holders.items()) if len(names) > 1]
+
+
 def cluster_problems(hosts, mode):
     """Problems that only show across hosts: {host: facts} -> [messages naming every host involved]."""
     problems = []
-    by_hostname = {}
-    for name, facts in sorted(hosts.items()):
-        if facts.get("hostname"):
-            by_hostname.setdefault(facts["hostname"], []).append(name)
-    for hostname, names in sorted(by_hostname.items()):
-        if len(names) > 1:
-            why = ("the key-value store identifies engines by hostname" if mode == "kv"
-                   else "swarm node names would be ambiguous")
-            problems.append("hostname '%s' is used by %s; %s: give each host a unique hostname" % (
-                hostname, " and ".join(names), why))
-    by_address = {}
-    for name, facts in sorted(hosts.items()):
-        if facts.get("cluster_address"):
-            by_address.setdefault(facts["cluster_address"], []).append(name)
-    for address, names in sorted(by_address.items()):
-        if len(names) > 1:
-            problems.append("cluster address %s is used by %s: each host needs its own address" % (address, " and ".join(names)))
+    why = "the key-value store identifies engines by hostname" if mode == "kv" else "swarm node names would be ambiguous"
+    for hostname, names in shared_values(hosts, "hostname"):
+        problems.append("hostname '%s' is used by %s; %s: give each host a unique hostname" % (hostname, " and ".join(names), why))
+    for address, names in shared_values(hosts, "cluster_address"):
+        problems.append("cluster address %s is used by %s: each host needs its own address" % (address, " and ".join(names)))
     return problems

@@ -17,6 +17,7 @@ description:
   - For air-gapped sites and the lab, where no registry can be reached.
 extends_documentation_fragment:
   - mhnet.cluster.attributes
+  - mhnet.cluster.docker
 attributes:
   check_mode:
     support: full
@@ -29,17 +30,6 @@ options:
     description: Path of the archive on the target host (C(docker save) output, legacy or OCI layout).
     type: path
     required: true
-  docker_host:
-    description: The engine's API address.
-    type: str
-    default: unix:///var/run/docker.sock
-    aliases: [docker_url]
-  timeout:
-    description: Seconds to wait for an API call (loading a large archive counts as one call).
-    type: int
-    default: 60
-requirements:
-  - Docker SDK for Python (C(python3-docker) on Debian) on the target host
 author:
   - mhnet.cluster maintainers (@mhnet-cluster)
 """

@@ -19,6 +19,7 @@ description:
     the overlapping addresses would go astray.
 extends_documentation_fragment:
   - mhnet.cluster.attributes
+  - mhnet.cluster.docker
 attributes:
   check_mode:
     support: full
@@ -97,17 +98,6 @@ options:
     description: Refuse to create a network whose subnet overlaps an engine network or a route of the host.
     type: bool
     default: true
-  docker_host:
-    description: The engine's API address.
-    type: str
-    default: unix:///var/run/docker.sock
-    aliases: [docker_url]
-  timeout:
-    description: Seconds to wait for an API call.
-    type: int
-    default: 60
-requirements:
-  - Docker SDK for Python (C(python3-docker) on Debian) on the target host
 author:
   - mhnet.cluster maintainers (@mhnet-cluster)
 """

@@ -21,6 +21,7 @@ description:
   - Changes nothing on the host.
 extends_documentation_fragment:
   - mhnet.cluster.attributes
+  - mhnet.cluster.docker
 attributes:
   check_mode:
     support: full
@@ -58,17 +59,8 @@ options:
         with M(mhnet.cluster.preflight_report).
     type: bool
     default: true
-  docker_host:
-    description: The engine's API address.
-    type: str
-    default: unix:///var/run/docker.sock
-    aliases: [docker_url]
-  timeout:
-    description: Seconds to wait for the engine.
-    type: int
-    default: 60
 requirements:
-  - Docker SDK for Python (C(python3-docker) on Debian) and C(ip) from iproute2 on the target host
+  - C(ip) from iproute2 on the target host
 author:
   - mhnet.cluster maintainers (@mhnet-cluster)
 """

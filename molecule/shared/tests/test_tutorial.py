@@ -12,6 +12,16 @@ def sh(host, command):
     return host.check_output(command)
 
 
+def fetch_across(host, busybox, attempts=10):
+    """The page busybox gets from http://web; names reach other engines by gossip, so allow a few seconds."""
+    for attempt in range(attempts):
+        result = host.run("docker run --rm --network my-net %s wget -q -O- http://web" % shlex.quote(busybox))
+        if result.rc == 0:
+            return result.stdout
+        time.sleep(2)
+    raise AssertionError("no page from http://web after %d attempts: %s" % (attempts, result.stderr))
+
+
 def docker(host, *args):
     return host.check_output("docker " + " ".join(shlex.quote(a) for a in args))
 
@@ -66,7 +76,7 @@ def test_web_is_on_my_net_with_mtu_1450_and_on_docker_gwbridge(engines, busybox)
 def test_busybox_on_another_engine_fetches_the_page_from_web(engines, busybox):
     probe_host = engines[-1]
     assert probe_host.check_output("hostname") != engines[0].check_output("hostname")
-    page = docker(probe_host, "run", "--rm", "--network", "my-net", busybox, "wget", "-q", "-O-", "http://web")
+    page = fetch_across(probe_host, busybox)
     assert "Welcome to nginx!" in page
 
 
@@ -100,5 +110,5 @@ def test_networks_survive_a_keystore_restart(keystore, keystore_address, engines
         time.sleep(1)
     assert store.status.leader(), "Consul elected no leader within 60 s of its restart"
     assert docker(engines[-1], "network", "ls", "--filter", "name=^my-net$", "--format", "{{.ID}}") == before
-    page = docker(engines[-1], "run", "--rm", "--network", "my-net", busybox, "wget", "-q", "-O-", "http://web")
+    page = fetch_across(engines[-1], busybox)
     assert "Welcome to nginx!" in page

@@ -86,3 +86,18 @@ def test_an_error_event_from_the_engine_fails_with_its_message(archive, capsys):
     result = json.loads(capsys.readouterr().out)
     assert result["failed"] is True
     assert "no space left on device" in result["msg"]
+
+
+def test_check_mode_without_the_archive_reports_the_load(tmp_path, capsys):
+    # In check mode the copy task before this one did not put the archive on the host.
+    client = engine({})
+    run({"path": str(tmp_path / "not-copied.tar"), "_ansible_check_mode": True}, client)
+    result = json.loads(capsys.readouterr().out)
+    assert result["changed"] is True
+    assert not client.load_image.called and not client.inspect_image.called
+
+
+def test_a_missing_archive_fails_outside_check_mode(tmp_path, capsys):
+    run({"path": str(tmp_path / "missing.tar")}, engine({}))
+    result = json.loads(capsys.readouterr().out)
+    assert result["failed"] is True and "missing.tar" in result["msg"]

@@ -1,0 +1,159 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright (c) mhnet.cluster contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: swarm_join
+short_description: Join an engine to one intended swarm, and refuse a host that belongs to another
+version_added: 0.1.0
+description:
+  - Joins the engine to the swarm whose managers are O(remote_addrs), as worker or manager by the token given.
+  - Unlike a plain join, it checks which swarm a host already in a swarm belongs to. A host whose node ID is
+    among O(members) (the nodes a manager of the intended swarm lists) is left as it is; a host in any other
+    swarm is refused with a message naming that swarm, unless O(force_rejoin) makes it leave and join.
+  - Role changes (promote, demote) and node labels are a manager's job (M(community.docker.docker_node)).
+extends_documentation_fragment:
+  - mhnet.cluster.attributes
+  - mhnet.cluster.docker
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: full
+  idempotent:
+    support: full
+options:
+  remote_addrs:
+    description: Addresses (C(HOST:2377)) of managers of the intended swarm.
+    type: list
+    elements: str
+    required: true
+  join_token:
+    description: Worker or manager join token of the intended swarm. Never logged.
+    type: str
+    required: true
+  members:
+    description: Node IDs of the intended swarm, as one of its managers lists them.
+    type: list
+    elements: str
+    default: []
+  cluster_id:
+    description: ID of the intended swarm, used in messages.
+    type: str
+    default: ""
+  advertise_addr:
+    description: Address the node advertises to the swarm (the host's cluster address).
+    type: str
+    required: true
+  listen_addr:
+    description: Address the node listens on for swarm traffic.
+    type: str
+    default: 0.0.0.0:2377
+  force_rejoin:
+    description: Make a host that belongs to another swarm leave it (losing that swarm's state on it) and join.
+    type: bool
+    default: false
+author:
+  - mhnet.cluster maintainers (@mhnet-cluster)
+"""
+
+EXAMPLES = r"""
+- name: Join the workers
+  mhnet.cluster.swarm_join:
+    remote_addrs: ["192.168.151.3:2377"]
+    join_token: "{{ worker_token }}"
+    members: "{{ node_ids }}"
+    advertise_addr: "{{ mhnet_host.cluster_address }}"
+  no_log: true
+"""
+
+RETURN = r"""
+node_id:
+  description: The node's ID in the swarm (empty in check mode before a join).
+  returned: always
+  type: str
+state:
+  description: The engine's swarm state after the task (C(active), C(inactive), C(pending)).
+  returned: always
+  type: str
+"""
+
+import copy
+import traceback
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.mhnet.cluster.plugins.module_utils._docker_client import (
+    DOCKER_COMMON_ARGS,
+    DockerException,
+    EngineError,
+    connect,
+)
+
+
+class ForeignSwarmError(Exception):
+    """The host belongs to a swarm other than the intended one."""
+
+
+def describe_swarm(swarm):
+    """Words that identify the swarm a node is in, from `docker info`'s Swarm section."""
+    cluster = (swarm.get("Cluster") or {}).get("ID")
+    managers = sorted(manager.get("Addr", "") for manager in swarm.get("RemoteManagers") or [])
+    if cluster:
+        return "swarm %s (managers %s)" % (cluster, ", ".join(managers) or "unknown")
+    return "a swarm managed by %s" % (", ".join(managers) or "unknown managers")
+
+
+def converge(module, client):
+    p = module.params
+    swarm = client.info().get("Swarm") or {}
+    state, node_id = swarm.get("LocalNodeState", "inactive"), swarm.get("NodeID", "")
+    result = dict(changed=False, node_id=node_id, state=state)
+    member = state in ("active", "pending") and node_id and node_id in p["members"]
+    if member:
+        return result
+    if state in ("active", "pending", "locked", "error"):
+        if not p["force_rejoin"]:
+            raise ForeignSwarmError(
+                "this host is in %s, not in the intended swarm %s: nothing was changed. Take it out of the inventory, "
+                "or set swarm_force_rejoin: true to make it leave that swarm and join this one"
+                % (describe_swarm(swarm), p["cluster_id"] or "(managers %s)" % ", ".join(p["remote_addrs"])))
+        if not module.check_mode:
+            client.leave_swarm(force=True)
+    result.update(changed=True)
+    if module._diff:
+        result["diff"] = dict(before=dict(swarm=describe_swarm(swarm) if state != "inactive" else None),
+                              after=dict(swarm=p["cluster_id"] or ", ".join(p["remote_addrs"])))
+    if not module.check_mode:
+        client.join_swarm(p["remote_addrs"], p["join_token"], listen_addr=p["listen_addr"], advertise_addr=p["advertise_addr"])
+        swarm = client.info().get("Swarm") or {}
+        result.update(node_id=swarm.get("NodeID", ""), state=swarm.get("LocalNodeState", ""))
+    return result
+
+
+def main():
+    argument_spec = copy.deepcopy(DOCKER_COMMON_ARGS)
+    argument_spec.update(
+        remote_addrs=dict(type="list", elements="str", required=True),
+        join_token=dict(type="str", required=True, no_log=True),
+        members=dict(type="list", elements="str", default=[]),
+        cluster_id=dict(type="str", default=""),
+        advertise_addr=dict(type="str", required=True),
+        listen_addr=dict(type="str", default="0.0.0.0:2377"),
+        force_rejoin=dict(type="bool", default=False),
+    )
+    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
+    try:
+        module.exit_json(**converge(module, connect(module)))
+    except ForeignSwarmError as exc:
+        module.fail_json(msg=str(exc))
+    except (EngineError, DockerException) as exc:
+        module.fail_json(msg="joining the swarm failed: %s" % exc, exception=traceback.format_exc())
+
+
+if __name__ == "__main__":
+    main()
