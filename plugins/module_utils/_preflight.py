@@ -102,3 +102,33 @@ def cluster_problems(hosts, mode):
     for address, names in shared_values(hosts, "cluster_address"):
         problems.append("cluster address %s is used by %s: each host needs its own address" % (address, " and ".join(names)))
     return problems
+
+
+ACTIVE_SWARM_STATES = ("active", "pending", "locked", "error")
+
+
+def describe_swarm(cluster_id, managers):
+    """Words that identify a swarm from a node's view of it."""
+    if cluster_id:
+        return "swarm %s (managers %s)" % (cluster_id, ", ".join(managers) or "unknown")
+    return "a swarm managed by %s" % (", ".join(managers) or "unknown managers")
+
+
+def foreign_swarm_problems(hosts, control_host, engines, may_rejoin):
+    """Engines already in a swarm other than the one the control host manages (or will create)."""
+    control = hosts.get(control_host) or {}
+    intended_id = control.get("swarm_cluster_id") if control.get("swarm_manager") else ""
+    intended_managers = set(control.get("swarm_managers") or []) if intended_id else set()
+    intended = describe_swarm(intended_id, sorted(intended_managers)) if intended_id else "a new swarm on %s" % control_host
+    problems = []
+    for name in engines:
+        facts = hosts.get(name) or {}
+        if facts.get("swarm_state") not in ACTIVE_SWARM_STATES or name in may_rejoin:
+            continue
+        same = intended_id and (facts.get("swarm_cluster_id") == intended_id
+                                or (not facts.get("swarm_cluster_id") and intended_managers & set(facts.get("swarm_managers") or [])))
+        if not same:
+            problems.append("%s: this host is in %s, not in %s that this play forms: nothing was changed. Take it out of the "
+                            "inventory, or set mhnet_swarm_force_rejoin: true for it to leave that swarm and join"
+                            % (name, describe_swarm(facts.get("swarm_cluster_id"), facts.get("swarm_managers") or []), intended))
+    return problems

@@ -95,6 +95,12 @@ ansible_facts:
         engine_api_version: "1.41"
         cluster_interface: eth1
         cluster_address: 192.168.151.3
+        cluster_mtu: 1500
+        swarm_state: inactive
+        swarm_node_id: ""
+        swarm_manager: false
+        swarm_cluster_id: ""
+        swarm_managers: []
         problems: []
 problems:
   description: Every problem found on the host, each saying what to do.
@@ -127,10 +133,23 @@ def engine_facts(module):
         info = client.info()
     except (EngineError, DockerException) as exc:
         return dict(engine_reachable=False, engine_error=str(exc), engine_version="", engine_api_version="",
-                    hostname=socket.gethostname())
+                    hostname=socket.gethostname(), swarm_state="", swarm_node_id="", swarm_manager=False,
+                    swarm_cluster_id="", swarm_managers=[])
+    swarm = info.get("Swarm") or {}
     return dict(engine_reachable=True, engine_error="", engine_version=version.get("Version", ""),
                 engine_api_version=version.get("ApiVersion", ""), hostname=info.get("Name") or socket.gethostname(),
-                swarm_state=(info.get("Swarm") or {}).get("LocalNodeState", ""))
+                swarm_state=swarm.get("LocalNodeState", ""), swarm_node_id=swarm.get("NodeID", ""),
+                swarm_manager=bool(swarm.get("ControlAvailable")), swarm_cluster_id=(swarm.get("Cluster") or {}).get("ID", ""),
+                swarm_managers=sorted(manager.get("Addr", "") for manager in swarm.get("RemoteManagers") or []))
+
+
+def interface_mtu(interface):
+    """MTU of the interface (0 when unknown): overlay networks derive theirs from it."""
+    try:
+        with open("/sys/class/net/%s/mtu" % interface) as handle:
+            return int(handle.read().strip())
+    except (TypeError, OSError, ValueError):
+        return 0
 
 
 def inspect_host(module):
@@ -144,7 +163,7 @@ def inspect_host(module):
     default_interface = route[route.index("dev") + 1] if "dev" in route else None
     interface, address, advertise_problem = choose_advertise(
         parse_ip_addr(addr_out), p["advertise_interface"], p["advertise_address"], default_interface)
-    facts.update(cluster_interface=interface or "", cluster_address=address or "")
+    facts.update(cluster_interface=interface or "", cluster_address=address or "", cluster_mtu=interface_mtu(interface))
     daemon_json = None
     if os.path.exists(p["daemon_json"]):
         with open(p["daemon_json"]) as handle:

@@ -12,7 +12,8 @@ short_description: Check the cluster's hosts together and publish the cluster pl
 version_added: 0.1.0
 description:
   - Takes every host's C(mhnet_host) fact (from M(mhnet.cluster.preflight)) and reports, in one failure, every
-    problem found on any host plus those that only show across hosts (a hostname or cluster address used twice),
+    problem found on any host plus those that only show across hosts (a hostname or cluster address used twice,
+    in swarm mode an engine that belongs to another swarm than the one the first manager manages or will create),
     naming every host involved.
   - When there is none, publishes the C(mhnet_cluster) fact that later phases read (mode, keystore and engines).
   - Pure computation; run it once, on the controller (C(run_once), C(delegate_to=localhost)).
@@ -55,6 +56,19 @@ options:
   keystore_port:
     description: Client port of the key-value store; by default the backend's own (8500, 2379, 2181).
     type: int
+  swarm_managers:
+    description:
+      - Inventory names of the engines that are swarm managers (C(swarm) mode); the first one initialises the swarm.
+      - When empty, the first engine host is the only manager. One or three managers (an odd number) keep a
+        Raft majority; an even number is refused.
+    type: list
+    elements: str
+    default: []
+  swarm_force_rejoin:
+    description: Inventory names of hosts allowed to leave another swarm and join this one (C(swarm) mode).
+    type: list
+    elements: str
+    default: []
 author:
   - mhnet.cluster maintainers (@mhnet-cluster)
 """
@@ -92,11 +106,12 @@ ansible_facts:
         keystore_port: 8500
         keystore_url: consul://192.168.151.2:8500
         engine_hosts: [mhs-demo0, mhs-demo1]
+        control_host: mhs-demo0
 """
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.mhnet.cluster.plugins.module_utils._preflight import cluster_problems
+from ansible_collections.mhnet.cluster.plugins.module_utils._preflight import cluster_problems, foreign_swarm_problems
 
 DEFAULT_PORTS = dict(consul=8500, etcd=2379, zookeeper=2181)
 URL_SCHEMES = dict(consul="consul", etcd="etcd", zookeeper="zk")
@@ -116,7 +131,7 @@ def plan(params):
     keystores = [name for name in params["keystore_hosts"] if name in hosts]
     if not engines:
         problems.append("no engine hosts in this play (engine group empty or not targeted): put the engines in the docker hosts group")
-    cluster = dict(mode=params["mode"], engine_hosts=engines)
+    cluster = dict(mode=params["mode"], engine_hosts=engines, control_host=engines[0] if engines else "")
     if params["mode"] == "kv":
         port = params["keystore_port"] or DEFAULT_PORTS[params["keystore_backend"]]
         address = (hosts.get(keystores[0]) or {}).get("cluster_address", "") if keystores else ""
@@ -125,6 +140,16 @@ def plan(params):
                             "put one (or three) hosts in it")
         cluster.update(keystore_backend=params["keystore_backend"], keystore_hosts=keystores, keystore_address=address,
                        keystore_port=port, keystore_url="%s://%s:%d" % (URL_SCHEMES[params["keystore_backend"]], address, port))
+    if params["mode"] == "swarm" and engines:
+        managers = [name for name in params["swarm_managers"] if name in engines] or engines[:1]
+        strangers = sorted(set(params["swarm_managers"]) - set(engines))
+        if strangers:
+            problems.append("swarm managers %s are not engine hosts of this play: put them in the docker hosts group" % ", ".join(strangers))
+        if len(managers) % 2 == 0:
+            problems.append("%d swarm managers (%s) cannot keep a Raft majority when one fails: use 1 or 3 managers"
+                            % (len(managers), ", ".join(managers)))
+        cluster.update(control_host=managers[0], managers=managers, workers=[name for name in engines if name not in managers])
+        problems += foreign_swarm_problems(hosts, managers[0], engines, params["swarm_force_rejoin"])
     return problems, cluster
 
 
@@ -137,6 +162,8 @@ def main():
             engine_hosts=dict(type="list", elements="str", default=[]),
             keystore_backend=dict(type="str", choices=["consul", "etcd", "zookeeper"], default="consul", no_log=False),
             keystore_port=dict(type="int", no_log=False),
+            swarm_managers=dict(type="list", elements="str", default=[]),
+            swarm_force_rejoin=dict(type="list", elements="str", default=[]),
         ),
         supports_check_mode=True,
     )

@@ -93,19 +93,11 @@ from ansible_collections.mhnet.cluster.plugins.module_utils._docker_client impor
     EngineError,
     connect,
 )
+from ansible_collections.mhnet.cluster.plugins.module_utils._preflight import ACTIVE_SWARM_STATES, describe_swarm
 
 
 class ForeignSwarmError(Exception):
     """The host belongs to a swarm other than the intended one."""
-
-
-def describe_swarm(swarm):
-    """Words that identify the swarm a node is in, from `docker info`'s Swarm section."""
-    cluster = (swarm.get("Cluster") or {}).get("ID")
-    managers = sorted(manager.get("Addr", "") for manager in swarm.get("RemoteManagers") or [])
-    if cluster:
-        return "swarm %s (managers %s)" % (cluster, ", ".join(managers) or "unknown")
-    return "a swarm managed by %s" % (", ".join(managers) or "unknown managers")
 
 
 def converge(module, client):
@@ -113,21 +105,20 @@ def converge(module, client):
     swarm = client.info().get("Swarm") or {}
     state, node_id = swarm.get("LocalNodeState", "inactive"), swarm.get("NodeID", "")
     result = dict(changed=False, node_id=node_id, state=state)
-    member = state in ("active", "pending") and node_id and node_id in p["members"]
-    if member:
+    if state in ACTIVE_SWARM_STATES and node_id and node_id in p["members"]:
         return result
-    if state in ("active", "pending", "locked", "error"):
+    current = describe_swarm((swarm.get("Cluster") or {}).get("ID"), sorted(m.get("Addr", "") for m in swarm.get("RemoteManagers") or []))
+    intended = "swarm %s" % p["cluster_id"] if p["cluster_id"] else "the swarm of %s" % ", ".join(p["remote_addrs"])
+    if state in ACTIVE_SWARM_STATES:
         if not p["force_rejoin"]:
             raise ForeignSwarmError(
-                "this host is in %s, not in the intended swarm %s: nothing was changed. Take it out of the inventory, "
-                "or set swarm_force_rejoin: true to make it leave that swarm and join this one"
-                % (describe_swarm(swarm), p["cluster_id"] or "(managers %s)" % ", ".join(p["remote_addrs"])))
+                "this host is in %s, not in %s: nothing was changed. Take it out of the inventory, or set "
+                "mhnet_swarm_force_rejoin: true to make it leave that swarm and join this one" % (current, intended))
         if not module.check_mode:
             client.leave_swarm(force=True)
     result.update(changed=True)
     if module._diff:
-        result["diff"] = dict(before=dict(swarm=describe_swarm(swarm) if state != "inactive" else None),
-                              after=dict(swarm=p["cluster_id"] or ", ".join(p["remote_addrs"])))
+        result["diff"] = dict(before=dict(swarm=current if state in ACTIVE_SWARM_STATES else None), after=dict(swarm=intended))
     if not module.check_mode:
         client.join_swarm(p["remote_addrs"], p["join_token"], listen_addr=p["listen_addr"], advertise_addr=p["advertise_addr"])
         swarm = client.info().get("Swarm") or {}

@@ -1,0 +1,79 @@
+"""Swarm mode on modern engines: three Ready nodes, traffic across hosts on the attachable overlay, and a host
+of another swarm refused without being touched."""
+
+import json
+import os
+import shlex
+import subprocess
+import time
+
+import pytest
+
+INVENTORY = os.path.join(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"], "inventory")
+SITE = os.path.join(os.environ["MOLECULE_PROJECT_DIRECTORY"], "site.yml")
+
+
+def docker(host, *args):
+    return host.check_output("docker " + " ".join(shlex.quote(a) for a in args))
+
+
+@pytest.fixture(scope="module")
+def engines(lab_hosts, lab_groups):
+    return [lab_hosts[name] for name in lab_groups["docker_hosts"]]
+
+
+@pytest.fixture(scope="module")
+def busybox(lab_vars):
+    return next(iter(lab_vars.values()))["lab_images"]["busybox"]
+
+
+def test_node_ls_lists_three_ready_nodes_one_manager(engines):
+    rows = docker(engines[0], "node", "ls", "--format", "{{.Hostname}} {{.Status}} {{.ManagerStatus}}").splitlines()
+    nodes = dict((row.split()[0], row.split()[1:]) for row in rows)
+    assert sorted(nodes) == ["mhs-demo0", "mhs-demo1", "mhs-demo2"]
+    assert all(state[0] == "Ready" for state in nodes.values()), nodes
+    assert nodes["mhs-demo0"][1:] == ["Leader"] and nodes["mhs-demo1"][1:] == [] and nodes["mhs-demo2"][1:] == []
+
+
+def test_my_net_is_a_swarm_scoped_attachable_overlay(engines):
+    network = json.loads(docker(engines[0], "network", "inspect", "my-net"))[0]
+    assert (network["Driver"], network["Scope"], network["Attachable"]) == ("overlay", "swarm", True)
+    assert network["IPAM"]["Config"][0]["Subnet"] == "10.0.9.0/24"
+
+
+def test_busybox_on_a_worker_fetches_the_page_from_web_on_another_host(engines, busybox):
+    web_host, probe_host = engines[0], engines[-1]
+    assert docker(web_host, "inspect", "--format", "{{.State.Running}}", "web") == "true"
+    for attempt in range(10):
+        result = probe_host.run("docker run --rm --network my-net %s wget -q -O- http://web" % shlex.quote(busybox))
+        if result.rc == 0:
+            break
+        time.sleep(2)
+    assert "Welcome to nginx!" in result.stdout, result.stderr
+
+
+def swarm_identity(host):
+    """(node ID, cluster ID, state) of the host's engine."""
+    swarm = json.loads(docker(host, "info", "--format", "{{json .Swarm}}"))
+    return swarm["NodeID"], (swarm.get("Cluster") or {}).get("ID", ""), swarm["LocalNodeState"]
+
+
+def test_a_host_of_another_swarm_is_refused_and_left_as_it_was(lab_hosts, engines, tmp_path):
+    foreign = lab_hosts["mhs-foreign"]
+    if swarm_identity(foreign)[2] != "active":
+        docker(foreign, "swarm", "init", "--advertise-addr", "127.0.0.1")
+    before = swarm_identity(foreign)
+    foreign_cluster = before[1]
+    assert foreign_cluster
+    nodes_before = docker(engines[0], "node", "ls", "--format", "{{.ID}}")
+    extra = tmp_path / "swap.yml"
+    extra.write_text("docker_hosts:\n  hosts:\n    mhs-foreign:\n")
+    env = dict(os.environ, ANSIBLE_NOCOLOR="1")
+    result = subprocess.run(["ansible-playbook", "-i", INVENTORY, "-i", str(extra), SITE], capture_output=True, text=True,
+                            timeout=600, check=False, env=env)
+    output = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert "mhs-foreign: this host is in swarm %s" % foreign_cluster in output, output[-3000:]
+    assert "nothing was changed" in output
+    assert swarm_identity(foreign) == before
+    assert docker(engines[0], "node", "ls", "--format", "{{.ID}}") == nodes_before
