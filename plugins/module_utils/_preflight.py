@@ -70,7 +70,22 @@ def daemon_json_problem(text, mode):
     return None
 
 
-def local_problems(facts, mode, kernel_min):
+# Go package paths that a dockerd binary carries when a key-value backend is compiled in.
+KV_BACKEND_MARKERS = {"consul": b"libkv/store/consul", "etcd": b"libkv/store/etcd", "zookeeper": b"libkv/store/zookeeper"}
+
+
+def compiled_kv_backends(path, chunk_size=8 << 20):
+    """The key-value backends compiled into the dockerd binary at path (Debian builds differ)."""
+    found, overlap, tail = set(), max(len(marker) for marker in KV_BACKEND_MARKERS.values()), b""
+    with open(path, "rb") as binary:
+        for chunk in iter(lambda: binary.read(chunk_size), b""):
+            window = tail + chunk
+            found.update(name for name, marker in KV_BACKEND_MARKERS.items() if marker in window)
+            tail = window[-overlap:]
+    return sorted(found)
+
+
+def local_problems(facts, mode, kernel_min, keystore_backend="consul"):
     """Every problem found on one host, as messages that say what to do."""
     problems = []
     if version_tuple(facts["kernel"]) < version_tuple(kernel_min):
@@ -81,6 +96,10 @@ def local_problems(facts, mode, kernel_min):
     elif mode == "kv" and version_tuple(facts["engine_version"])[:2] > KV_MODE_LAST_ENGINE:
         problems.append("Docker %s has no cluster-store (removed in 23.0), which the key-value mode needs: "
                         "set mhnet_cluster_mode: swarm, or use a 20.10 engine" % facts["engine_version"])
+    elif mode == "kv" and facts.get("kv_backends") is not None and keystore_backend not in facts["kv_backends"]:
+        problems.append("Docker %s on this host was built without the %s key-value backend (its dockerd has: %s): "
+                        "set mhnet_keystore_backend to one of those, or install an engine build with %s"
+                        % (facts["engine_version"], keystore_backend, ", ".join(facts["kv_backends"]) or "none", keystore_backend))
     return problems
 
 

@@ -41,6 +41,14 @@ options:
     description: Oldest kernel release accepted (overlay networks need VXLAN support from 3.16 on).
     type: str
     default: "3.16"
+  keystore_backend:
+    description:
+      - Key-value store the engines will use (C(kv) mode). The local C(dockerd) binary is searched for the backends
+        compiled into it (Debian's 20.10.24 build has no Consul backend), so that a missing one is refused here
+        instead of an engine that fails to start.
+    type: str
+    choices: [consul, etcd, zookeeper]
+    default: consul
   advertise_address:
     description: IPv4 address the host advertises to the cluster; the interface that holds it is found on the host.
     type: str
@@ -96,6 +104,7 @@ ansible_facts:
         cluster_interface: eth1
         cluster_address: 192.168.151.3
         cluster_mtu: 1500
+        kv_backends: [consul, etcd, zookeeper]
         swarm_state: inactive
         swarm_node_id: ""
         swarm_manager: false
@@ -120,6 +129,7 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.mhnet.cluster.plugins.module_utils._docker_client import DOCKER_COMMON_ARGS, DockerException, EngineError, connect
 from ansible_collections.mhnet.cluster.plugins.module_utils._preflight import (
     choose_advertise,
+    compiled_kv_backends,
     daemon_json_problem,
     local_problems,
     parse_ip_addr,
@@ -168,7 +178,9 @@ def inspect_host(module):
     if os.path.exists(p["daemon_json"]):
         with open(p["daemon_json"]) as handle:
             daemon_json = handle.read()
-    problems = local_problems(facts, p["mode"], p["kernel_min"])
+    dockerd = module.get_bin_path("dockerd")
+    facts["kv_backends"] = compiled_kv_backends(dockerd) if dockerd and p["mode"] == "kv" else None
+    problems = local_problems(facts, p["mode"], p["kernel_min"], p["keystore_backend"])
     problems += [problem for problem in (advertise_problem, daemon_json_problem(daemon_json, p["mode"])) if problem]
     facts["problems"] = problems
     return facts
@@ -179,6 +191,7 @@ def main():
     argument_spec.update(
         mode=dict(type="str", choices=["kv", "swarm"], default="kv"),
         kernel_min=dict(type="str", default="3.16"),
+        keystore_backend=dict(type="str", choices=["consul", "etcd", "zookeeper"], default="consul", no_log=False),
         advertise_address=dict(type="str"),
         advertise_interface=dict(type="str"),
         daemon_json=dict(type="path", default="/etc/docker/daemon.json"),

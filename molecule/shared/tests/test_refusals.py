@@ -70,3 +70,10 @@ def test_key_value_mode_on_a_26_engine_is_refused_in_preflight(unchanged):
     assert rc != 0
     assert "mhs-modern: Docker 26.1.5" in output and "has no cluster-store" in output, output[-3000:]
     assert "set mhnet_cluster_mode: swarm" in output
+
+
+def test_consul_on_an_engine_built_without_it_is_refused_in_preflight(unchanged):
+    rc, output = run_site("-e", "mhnet_docker_group=bookworm_hosts")
+    assert rc != 0
+    assert "mhs-bookworm: Docker 20.10.24" in output, output[-3000:]
+    assert "built without the consul key-value backend (its dockerd has: etcd, zookeeper)" in output

@@ -4,6 +4,7 @@ import pytest
 
 from ansible_collections.mhnet.cluster.plugins.module_utils._preflight import (
     choose_advertise,
+    compiled_kv_backends,
     cluster_problems,
     daemon_json_problem,
     local_problems,
@@ -113,3 +114,22 @@ def test_cluster_problems_name_every_host_sharing_a_hostname_or_address():
 def test_cluster_problems_none_for_distinct_hosts():
     hosts = {"a": dict(hostname="a", cluster_address="10.1.0.1"), "b": dict(hostname="b", cluster_address="10.1.0.2")}
     assert cluster_problems(hosts, "kv") == []
+
+
+@pytest.mark.parametrize("backends, backend, message", [
+    (["consul", "etcd", "zookeeper"], "consul", None),
+    (["etcd", "zookeeper"], "etcd", None),
+    (["etcd", "zookeeper"], "consul", "Docker 20.10.5+dfsg1 on this host was built without the consul key-value backend (its dockerd has: etcd, zookeeper)"),
+    (None, "consul", None),
+])
+def test_a_missing_key_value_backend_is_refused(backends, backend, message):
+    facts = dict(engine(), kv_backends=backends)
+    problems = local_problems(facts, "kv", "3.16", backend)
+    assert (problems == []) if message is None else (len(problems) == 1 and message in problems[0])
+
+
+def test_compiled_kv_backends_finds_markers_across_chunk_edges(tmp_path):
+    binary = tmp_path / "dockerd"
+    # the etcd marker straddles the 64-byte chunk boundary; consul is absent
+    binary.write_bytes(b"x" * 37 + b"github.com/docker/libkv/store/etcd.New" + b"y" * 100 + b"libkv/store/zookeeper")
+    assert compiled_kv_backends(str(binary), chunk_size=64) == ["etcd", "zookeeper"]
