@@ -50,6 +50,31 @@ def test_busybox_on_a_worker_fetches_the_page_from_web_on_another_host(engines, 
             break
         time.sleep(2)
     assert "Welcome to nginx!" in result.stdout, result.stderr
+    assert "Welcome to nginx!" in fetch(probe_host, busybox, "my-net")
+
+
+def fetch(host, busybox, network):
+    """The page busybox gets from http://web on the network; names spread by gossip, so allow a few seconds."""
+    for attempt in range(10):
+        result = host.run("docker run --rm --network %s %s wget -q -O- http://web" % (network, shlex.quote(busybox)))
+        if result.rc == 0:
+            return result.stdout
+        time.sleep(2)
+    raise AssertionError("no page from http://web on %s: %s" % (network, result.stderr))
+
+
+def run_site(*args):
+    env = dict(os.environ, ANSIBLE_NOCOLOR="1")
+    result = subprocess.run(["ansible-playbook", "-i", INVENTORY, SITE, *args], capture_output=True, text=True,
+                            timeout=900, check=False, env=env)
+    return result.returncode, result.stdout + result.stderr
+
+
+def test_the_stack_web_service_runs_on_its_node_and_answers_from_another(engines, busybox):
+    placement = docker(engines[0], "service", "ps", "mhnet_web", "--filter", "desired-state=running",
+                       "--format", "{{.Node}} {{.CurrentState}}")
+    assert placement.startswith("mhs-demo0 Running"), placement
+    assert "Welcome to nginx!" in fetch(engines[-1], busybox, "mhnet_app")
 
 
 def swarm_identity(host):
@@ -68,12 +93,42 @@ def test_a_host_of_another_swarm_is_refused_and_left_as_it_was(lab_hosts, engine
     nodes_before = docker(engines[0], "node", "ls", "--format", "{{.ID}}")
     extra = tmp_path / "swap.yml"
     extra.write_text("docker_hosts:\n  hosts:\n    mhs-foreign:\n")
-    env = dict(os.environ, ANSIBLE_NOCOLOR="1")
-    result = subprocess.run(["ansible-playbook", "-i", INVENTORY, "-i", str(extra), SITE], capture_output=True, text=True,
-                            timeout=600, check=False, env=env)
-    output = result.stdout + result.stderr
-    assert result.returncode != 0
+    rc, output = run_site("-i", str(extra))
+    assert rc != 0
     assert "mhs-foreign: this host is in swarm %s" % foreign_cluster in output, output[-3000:]
     assert "nothing was changed" in output
     assert swarm_identity(foreign) == before
     assert docker(engines[0], "node", "ls", "--format", "{{.ID}}") == nodes_before
+
+
+def managers(host):
+    rows = docker(host, "node", "ls", "--format", "{{.Hostname}} {{.Status}} {{.ManagerStatus}}").splitlines()
+    return sorted(row.split()[0] for row in rows if len(row.split()) > 2)
+
+
+def test_three_managers_keep_the_swarm_working_with_one_engine_stopped(engines, busybox):
+    rc, output = run_site("-e", "mhnet_swarm_role=manager")
+    assert rc == 0, output[-3000:]
+    assert managers(engines[0]) == ["mhs-demo0", "mhs-demo1", "mhs-demo2"]
+    stopped = engines[1]
+    stopped.run("systemctl stop docker.socket docker.service")
+    assert stopped.run("systemctl is-active docker.service").stdout.strip() != "active"
+    try:
+        docker(engines[0], "service", "create", "--detach", "--name", "ha-probe", "--no-resolve-image",
+               "--constraint", "node.hostname!=mhs-demo1", busybox, "sleep", "600")
+        state = ""
+        for attempt in range(30):
+            state = docker(engines[0], "service", "ps", "ha-probe", "--format", "{{.CurrentState}}")
+            if state.startswith("Running"):
+                break
+            time.sleep(2)
+        assert state.startswith("Running"), "a new service was not scheduled with one of three managers down: %s" % state
+    finally:
+        stopped.check_output("systemctl start docker.service")
+        docker(engines[0], "service", "rm", "ha-probe")
+    for attempt in range(30):
+        if "Down" not in docker(engines[0], "node", "ls", "--format", "{{.Status}}"):
+            break
+        time.sleep(2)
+    rc, output = run_site("-e", "mhnet_swarm_role=manager")
+    assert rc == 0, output[-3000:]
