@@ -53,7 +53,7 @@ unit: venv  ## pytest unit tests (no Docker)
 	$(BIN)/pytest tests/unit
 
 molecule: venv  ## The molecule scenarios on the lab (real engines)
-	for scenario in default checks generations swarm; do \
+	for scenario in default checks etcd generations swarm; do \
 	  PATH=$(CURDIR)/$(BIN):$$PATH $(CURDIR)/$(BIN)/molecule test -s $$scenario || exit 1; \
 	done
 

@@ -96,6 +96,10 @@ def local_problems(facts, mode, kernel_min, keystore_backend="consul"):
     elif mode == "kv" and version_tuple(facts["engine_version"])[:2] > KV_MODE_LAST_ENGINE:
         problems.append("Docker %s has no cluster-store (removed in 23.0), which the key-value mode needs: "
                         "set mhnet_cluster_mode: swarm, or use a 20.10 engine" % facts["engine_version"])
+    elif mode == "kv" and keystore_backend == "zookeeper":
+        problems.append("ZooKeeper cannot hold Docker %s's overlay networks: the engine crashes when a container joins one "
+                        "(libnetwork finds no endpoint count, as libkv's ZooKeeper lists bare key names): "
+                        "set mhnet_keystore_backend: etcd or consul" % facts["engine_version"])
     elif mode == "kv" and facts.get("kv_backends") is not None and keystore_backend not in facts["kv_backends"]:
         problems.append("Docker %s on this host was built without the %s key-value backend (its dockerd has: %s): "
                         "set mhnet_keystore_backend to one of those, or install an engine build with %s"

@@ -4,9 +4,12 @@ import os
 
 import pytest
 import testinfra.utils.ansible_runner
+import yaml
 
 INVENTORY = os.path.join(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"], "inventory")
-LAB_GROUP = "mhnet_molecule"
+with open(os.path.join(os.environ["MOLECULE_SCENARIO_DIRECTORY"], "vars", "lab.yml")) as _lab:
+    # The lab's inventory group is its name with dashes as underscores (roles/lab/templates/inventory.yml.j2).
+    LAB_GROUP = yaml.safe_load(_lab)["lab_name"].replace("-", "_")
 
 
 @pytest.fixture(scope="module")

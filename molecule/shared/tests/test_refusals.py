@@ -77,3 +77,10 @@ def test_consul_on_an_engine_built_without_it_is_refused_in_preflight(unchanged)
     assert rc != 0
     assert "mhs-bookworm: Docker 20.10.24" in output, output[-3000:]
     assert "built without the consul key-value backend (its dockerd has: etcd, zookeeper)" in output
+
+
+def test_zookeeper_as_cluster_store_is_refused_in_preflight(unchanged):
+    rc, output = run_site("-e", "mhnet_keystore_backend=zookeeper")
+    assert rc != 0
+    assert "mhs-demo0: ZooKeeper cannot hold Docker 20.10.5" in output, output[-3000:]
+    assert "set mhnet_keystore_backend: etcd or consul" in output

@@ -3,9 +3,14 @@
 import json
 import shlex
 import time
+import urllib.error
+import urllib.request
 
 import consul
 import pytest
+
+# Backend (inventory variable mhnet_keystore_backend, default consul) -> (client port, cluster-store scheme).
+KEYSTORES = {"consul": (8500, "consul://"), "etcd": (2379, "etcd://")}
 
 
 def sh(host, command):
@@ -47,6 +52,35 @@ def keystore_address(lab_vars, lab_groups):
 
 
 @pytest.fixture(scope="module")
+def backend(lab_vars):
+    return next(iter(lab_vars.values())).get("mhnet_keystore_backend", "consul")
+
+
+def registered_engines(backend, keystore, keystore_address):
+    """What the store lists under docker/nodes/, asked with the store's own API or client."""
+    if backend == "etcd":
+        url = "http://%s:%d/v2/keys/docker/nodes" % (keystore_address, KEYSTORES[backend][0])
+        node = json.loads(urllib.request.urlopen(url, timeout=10).read())["node"]
+        return {child["key"].split("/")[-1] for child in node.get("nodes", [])}
+    store = consul.Consul(host=keystore_address, port=8500)
+    dummy, entries = store.kv.get("docker/nodes/", recurse=True)
+    return {entry["Key"].split("/")[-1] for entry in entries or []}
+
+
+def keystore_serves(backend, keystore_address):
+    """Consul: it has a leader; etcd: healthy (it has a leader)."""
+    try:
+        if backend == "etcd":
+            url = "http://%s:%d/health" % (keystore_address, KEYSTORES[backend][0])
+            return json.loads(urllib.request.urlopen(url, timeout=5).read()).get("health") == "true"
+        return consul.Consul(host=keystore_address, port=8500).status.leader()
+    except (OSError, ValueError, urllib.error.URLError):
+        if backend == "consul":
+            raise
+        return False
+
+
+@pytest.fixture(scope="module")
 def busybox(lab_vars):
     return next(iter(lab_vars.values()))["lab_images"]["busybox"]
 
@@ -80,35 +114,39 @@ def test_busybox_on_another_engine_fetches_the_page_from_web(engines, busybox):
     assert "Welcome to nginx!" in page
 
 
-def test_consul_lists_every_engine_under_docker_nodes(keystore_address, engine_addresses):
-    store = consul.Consul(host=keystore_address, port=8500)
-    dummy, entries = store.kv.get("docker/nodes/", recurse=True)
-    registered = {entry["Key"].split("/")[-1] for entry in entries or []}
+def test_the_keystore_lists_every_engine_under_docker_nodes(backend, keystore, keystore_address, engine_addresses):
+    registered = registered_engines(backend, keystore, keystore_address)
     expected = {address + ":2376" for address in engine_addresses}
     assert expected <= registered, registered
 
 
-def test_the_users_daemon_json_key_survives_and_the_engine_uses_it(engines):
+def test_the_users_daemon_json_key_survives_and_the_engine_uses_it(engines, backend):
     for engine in engines:
         config = json.loads(sh(engine, "cat /etc/docker/daemon.json"))
         assert config["labels"] == ["mhnet.prepared=kept"]
-        assert config["cluster-store"].startswith("consul://")
+        assert config["cluster-store"].startswith(KEYSTORES[backend][1])
         assert "mhnet.prepared=kept" in docker(engine, "info", "--format", "{{json .Labels}}")
 
 
-def test_networks_survive_a_keystore_restart(keystore, keystore_address, engines, busybox):
+def test_networks_survive_a_keystore_restart(backend, keystore, keystore_address, engines, busybox):
     before = docker(engines[-1], "network", "ls", "--filter", "name=^my-net$", "--format", "{{.ID}}")
-    docker(keystore, "restart", "consul")
-    store = consul.Consul(host=keystore_address, port=8500)
+    docker(keystore, "restart", backend)  # the keystore role names the container after its backend
     deadline = time.time() + 60
     while time.time() < deadline:
         try:
-            if store.status.leader():
+            if keystore_serves(backend, keystore_address):
                 break
         except Exception:  # noqa: BLE001 -- the server is still starting
             pass
         time.sleep(1)
-    assert store.status.leader(), "Consul elected no leader within 60 s of its restart"
-    assert docker(engines[-1], "network", "ls", "--filter", "name=^my-net$", "--format", "{{.ID}}") == before
+    assert keystore_serves(backend, keystore_address), (
+        "Consul elected no leader within 60 s of its restart" if backend == "consul" else "%s does not serve within 60 s of its restart" % backend)
+    # The engines read global networks from the store: they list my-net again once the store serves reads.
+    while time.time() < deadline:
+        after = docker(engines[-1], "network", "ls", "--filter", "name=^my-net$", "--format", "{{.ID}}")
+        if after:
+            break
+        time.sleep(1)
+    assert after == before
     page = fetch_across(engines[-1], busybox)
     assert "Welcome to nginx!" in page
