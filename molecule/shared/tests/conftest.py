@@ -1,12 +1,16 @@
 """Testinfra fixtures: the lab's hosts as molecule's inventory describes them."""
 
 import os
+import shlex
+import subprocess
+import time
 
 import pytest
 import testinfra.utils.ansible_runner
 import yaml
 
 INVENTORY = os.path.join(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"], "inventory")
+SITE = os.path.join(os.environ["MOLECULE_PROJECT_DIRECTORY"], "site.yml")
 with open(os.path.join(os.environ["MOLECULE_SCENARIO_DIRECTORY"], "vars", "lab.yml")) as _lab:
     # The lab's inventory group is its name with dashes as underscores (roles/lab/templates/inventory.yml.j2).
     LAB_GROUP = yaml.safe_load(_lab)["lab_name"].replace("-", "_")
@@ -39,3 +43,36 @@ def lab_groups(runner):
 @pytest.fixture()
 def host_vars(host):
     return host.ansible.get_variables()
+
+
+@pytest.fixture(scope="module")
+def busybox(lab_vars):
+    """The lab's busybox image."""
+    return next(iter(lab_vars.values()))["lab_images"]["busybox"]
+
+
+@pytest.fixture(scope="module")
+def fetch_page(busybox):
+    """fetch_page(host, network="my-net"): what busybox on host gets from http://web on the network.
+
+    Engines learn each other's containers by gossip, so a name may take a few seconds to resolve on another host.
+    """
+    def fetch(host, network="my-net", attempts=10):
+        for attempt in range(attempts):
+            result = host.run("docker run --rm --network %s %s wget -q -O- http://web" % (shlex.quote(network), shlex.quote(busybox)))
+            if result.rc == 0:
+                return result.stdout
+            time.sleep(2)
+        raise AssertionError("no page from http://web on %s after %d attempts: %s" % (network, attempts, result.stderr))
+    return fetch
+
+
+@pytest.fixture(scope="module")
+def run_site():
+    """run_site(*args) -> (exit code, output) of site.yml against the scenario's inventory, as a user runs it."""
+    def run(*args):
+        env = dict(os.environ, ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0")
+        result = subprocess.run(["ansible-playbook", "-i", INVENTORY, SITE, *args], capture_output=True, text=True,
+                                timeout=900, check=False, env=env)
+        return result.returncode, result.stdout + result.stderr
+    return run

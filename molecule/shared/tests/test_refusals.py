@@ -1,20 +1,7 @@
 """On blank hosts: check mode changes nothing and shows the daemon.json diff; bad input stops in preflight,
 naming the hosts, before any host changes."""
 
-import os
-import subprocess
-
 import pytest
-
-INVENTORY = os.path.join(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"], "inventory")
-SITE = os.path.join(os.environ["MOLECULE_PROJECT_DIRECTORY"], "site.yml")
-
-
-def run_site(*args):
-    env = dict(os.environ, ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0")
-    result = subprocess.run(["ansible-playbook", "-i", INVENTORY, SITE, *args], capture_output=True, text=True,
-                            timeout=600, check=False, env=env)
-    return result.returncode, result.stdout + result.stderr
 
 
 def snapshot(hosts):
@@ -36,7 +23,7 @@ def unchanged(lab_hosts):
     assert snapshot(lab_hosts) == before
 
 
-def test_check_mode_changes_nothing_and_shows_the_daemon_json_diff(unchanged):
+def test_check_mode_changes_nothing_and_shows_the_daemon_json_diff(run_site, unchanged):
     rc, output = run_site("--check", "--diff")
     assert rc == 0, output[-3000:]
     assert '+  "cluster-store": "consul://' in output, output[-3000:]
@@ -44,7 +31,7 @@ def test_check_mode_changes_nothing_and_shows_the_daemon_json_diff(unchanged):
     assert '"mhnet.prepared=kept"' in output, "the diff shows the user's key kept"
 
 
-def test_a_kernel_minimum_above_the_running_kernel_stops_every_host_in_preflight(unchanged, lab_groups):
+def test_a_kernel_minimum_above_the_running_kernel_stops_every_host_in_preflight(run_site, unchanged, lab_groups):
     rc, output = run_site("-e", "mhnet_kernel_min=99.0")
     assert rc != 0
     assert "preflight found 3 problem(s); nothing was changed" in output, output[-3000:]
@@ -52,7 +39,7 @@ def test_a_kernel_minimum_above_the_running_kernel_stops_every_host_in_preflight
         assert "%s: kernel " % name in output and "is older than 99.0" in output
 
 
-def test_hosts_sharing_a_hostname_are_named_in_preflight(unchanged, lab_hosts):
+def test_hosts_sharing_a_hostname_are_named_in_preflight(run_site, unchanged, lab_hosts):
     demo0, demo1 = lab_hosts["mhs-demo0"], lab_hosts["mhs-demo1"]
     try:
         for host in (demo0, demo1):
@@ -65,21 +52,21 @@ def test_hosts_sharing_a_hostname_are_named_in_preflight(unchanged, lab_hosts):
     assert "hostname 'node' is used by mhs-demo0 and mhs-demo1" in output, output[-3000:]
 
 
-def test_key_value_mode_on_a_26_engine_is_refused_in_preflight(unchanged):
+def test_key_value_mode_on_a_26_engine_is_refused_in_preflight(run_site, unchanged):
     rc, output = run_site("-e", "mhnet_docker_group=modern_hosts")
     assert rc != 0
     assert "mhs-modern: Docker 26.1.5" in output and "has no cluster-store" in output, output[-3000:]
     assert "set mhnet_cluster_mode: swarm" in output
 
 
-def test_consul_on_an_engine_built_without_it_is_refused_in_preflight(unchanged):
+def test_consul_on_an_engine_built_without_it_is_refused_in_preflight(run_site, unchanged):
     rc, output = run_site("-e", "mhnet_docker_group=bookworm_hosts")
     assert rc != 0
     assert "mhs-bookworm: Docker 20.10.24" in output, output[-3000:]
     assert "built without the consul key-value backend (its dockerd has: etcd, zookeeper)" in output
 
 
-def test_zookeeper_as_cluster_store_is_refused_in_preflight(unchanged):
+def test_zookeeper_as_cluster_store_is_refused_in_preflight(run_site, unchanged):
     rc, output = run_site("-e", "mhnet_keystore_backend=zookeeper")
     assert rc != 0
     assert "mhs-demo0: ZooKeeper cannot hold Docker 20.10.5" in output, output[-3000:]

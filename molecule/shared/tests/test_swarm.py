@@ -2,15 +2,10 @@
 of another swarm refused without being touched."""
 
 import json
-import os
 import shlex
-import subprocess
 import time
 
 import pytest
-
-INVENTORY = os.path.join(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"], "inventory")
-SITE = os.path.join(os.environ["MOLECULE_PROJECT_DIRECTORY"], "site.yml")
 
 
 def docker(host, *args):
@@ -20,11 +15,6 @@ def docker(host, *args):
 @pytest.fixture(scope="module")
 def engines(lab_hosts, lab_groups):
     return [lab_hosts[name] for name in lab_groups["docker_hosts"]]
-
-
-@pytest.fixture(scope="module")
-def busybox(lab_vars):
-    return next(iter(lab_vars.values()))["lab_images"]["busybox"]
 
 
 def test_node_ls_lists_three_ready_nodes_one_manager(engines):
@@ -41,40 +31,17 @@ def test_my_net_is_a_swarm_scoped_attachable_overlay(engines):
     assert network["IPAM"]["Config"][0]["Subnet"] == "10.0.9.0/24"
 
 
-def test_busybox_on_a_worker_fetches_the_page_from_web_on_another_host(engines, busybox):
+def test_busybox_on_a_worker_fetches_the_page_from_web_on_another_host(engines, fetch_page):
     web_host, probe_host = engines[0], engines[-1]
     assert docker(web_host, "inspect", "--format", "{{.State.Running}}", "web") == "true"
-    for attempt in range(10):
-        result = probe_host.run("docker run --rm --network my-net %s wget -q -O- http://web" % shlex.quote(busybox))
-        if result.rc == 0:
-            break
-        time.sleep(2)
-    assert "Welcome to nginx!" in result.stdout, result.stderr
-    assert "Welcome to nginx!" in fetch(probe_host, busybox, "my-net")
+    assert "Welcome to nginx!" in fetch_page(probe_host)
 
 
-def fetch(host, busybox, network):
-    """The page busybox gets from http://web on the network; names spread by gossip, so allow a few seconds."""
-    for attempt in range(10):
-        result = host.run("docker run --rm --network %s %s wget -q -O- http://web" % (network, shlex.quote(busybox)))
-        if result.rc == 0:
-            return result.stdout
-        time.sleep(2)
-    raise AssertionError("no page from http://web on %s: %s" % (network, result.stderr))
-
-
-def run_site(*args):
-    env = dict(os.environ, ANSIBLE_NOCOLOR="1")
-    result = subprocess.run(["ansible-playbook", "-i", INVENTORY, SITE, *args], capture_output=True, text=True,
-                            timeout=900, check=False, env=env)
-    return result.returncode, result.stdout + result.stderr
-
-
-def test_the_stack_web_service_runs_on_its_node_and_answers_from_another(engines, busybox):
+def test_the_stack_web_service_runs_on_its_node_and_answers_from_another(engines, fetch_page):
     placement = docker(engines[0], "service", "ps", "mhnet_web", "--filter", "desired-state=running",
                        "--format", "{{.Node}} {{.CurrentState}}")
     assert placement.startswith("mhs-demo0 Running"), placement
-    assert "Welcome to nginx!" in fetch(engines[-1], busybox, "mhnet_app")
+    assert "Welcome to nginx!" in fetch_page(engines[-1], "mhnet_app")
 
 
 def swarm_identity(host):
@@ -83,7 +50,7 @@ def swarm_identity(host):
     return swarm["NodeID"], (swarm.get("Cluster") or {}).get("ID", ""), swarm["LocalNodeState"]
 
 
-def test_a_host_of_another_swarm_is_refused_and_left_as_it_was(lab_hosts, engines, tmp_path):
+def test_a_host_of_another_swarm_is_refused_and_left_as_it_was(lab_hosts, engines, tmp_path, run_site):
     foreign = lab_hosts["mhs-foreign"]
     if swarm_identity(foreign)[2] != "active":
         docker(foreign, "swarm", "init", "--advertise-addr", "127.0.0.1")
@@ -106,7 +73,7 @@ def managers(host):
     return sorted(row.split()[0] for row in rows if len(row.split()) > 2)
 
 
-def test_three_managers_keep_the_swarm_working_with_one_engine_stopped(engines, busybox):
+def test_three_managers_keep_the_swarm_working_with_one_engine_stopped(engines, busybox, run_site):
     rc, output = run_site("-e", "mhnet_swarm_role=manager")
     assert rc == 0, output[-3000:]
     assert managers(engines[0]) == ["mhs-demo0", "mhs-demo1", "mhs-demo2"]

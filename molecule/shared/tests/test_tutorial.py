@@ -17,16 +17,6 @@ def sh(host, command):
     return host.check_output(command)
 
 
-def fetch_across(host, busybox, attempts=10):
-    """The page busybox gets from http://web; names reach other engines by gossip, so allow a few seconds."""
-    for attempt in range(attempts):
-        result = host.run("docker run --rm --network my-net %s wget -q -O- http://web" % shlex.quote(busybox))
-        if result.rc == 0:
-            return result.stdout
-        time.sleep(2)
-    raise AssertionError("no page from http://web after %d attempts: %s" % (attempts, result.stderr))
-
-
 def docker(host, *args):
     return host.check_output("docker " + " ".join(shlex.quote(a) for a in args))
 
@@ -80,11 +70,6 @@ def keystore_serves(backend, keystore_address):
         return False
 
 
-@pytest.fixture(scope="module")
-def busybox(lab_vars):
-    return next(iter(lab_vars.values()))["lab_images"]["busybox"]
-
-
 def test_my_net_has_one_id_and_global_scope_on_every_engine(engines):
     seen = {engine.backend.hostname: docker(engine, "network", "ls", "--filter", "name=^my-net$",
                                             "--format", "{{.ID}} {{.Driver}} {{.Scope}}") for engine in engines}
@@ -107,10 +92,10 @@ def test_web_is_on_my_net_with_mtu_1450_and_on_docker_gwbridge(engines, busybox)
     assert eth1.split(".")[:2] == prefix, (eth1, gwbridge)
 
 
-def test_busybox_on_another_engine_fetches_the_page_from_web(engines, busybox):
+def test_busybox_on_another_engine_fetches_the_page_from_web(engines, fetch_page):
     probe_host = engines[-1]
     assert probe_host.check_output("hostname") != engines[0].check_output("hostname")
-    page = fetch_across(probe_host, busybox)
+    page = fetch_page(probe_host)
     assert "Welcome to nginx!" in page
 
 
@@ -128,7 +113,7 @@ def test_the_users_daemon_json_key_survives_and_the_engine_uses_it(engines, back
         assert "mhnet.prepared=kept" in docker(engine, "info", "--format", "{{json .Labels}}")
 
 
-def test_networks_survive_a_keystore_restart(backend, keystore, keystore_address, engines, busybox):
+def test_networks_survive_a_keystore_restart(backend, keystore, keystore_address, engines, fetch_page):
     before = docker(engines[-1], "network", "ls", "--filter", "name=^my-net$", "--format", "{{.ID}}")
     docker(keystore, "restart", backend)  # the keystore role names the container after its backend
     deadline = time.time() + 60
@@ -148,5 +133,5 @@ def test_networks_survive_a_keystore_restart(backend, keystore, keystore_address
             break
         time.sleep(1)
     assert after == before
-    page = fetch_across(engines[-1], busybox)
+    page = fetch_page(engines[-1])
     assert "Welcome to nginx!" in page
