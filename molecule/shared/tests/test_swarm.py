@@ -31,6 +31,13 @@ def test_my_net_is_a_swarm_scoped_attachable_overlay(engines):
     assert network["IPAM"]["Config"][0]["Subnet"] == "10.0.9.0/24"
 
 
+def test_my_net_mtu_is_the_cluster_interface_mtu_less_the_vxlan_overhead(engines, lab_vars):
+    manager_vars = lab_vars["mhs-demo0"]
+    interface_mtu = int(engines[0].check_output("cat /sys/class/net/%s/mtu" % manager_vars["mhnet_cluster_interface"]))
+    network = json.loads(docker(engines[0], "network", "inspect", "my-net"))[0]
+    assert network["Options"]["com.docker.network.driver.mtu"] == str(interface_mtu - 50)
+
+
 def test_busybox_on_a_worker_fetches_the_page_from_web_on_another_host(engines, fetch_page):
     web_host, probe_host = engines[0], engines[-1]
     assert docker(web_host, "inspect", "--format", "{{.State.Running}}", "web") == "true"
