@@ -20,3 +20,29 @@ attributes:
     description:
       - When run twice in a row outside check mode, with the same arguments, the second run reports no change.
 """
+
+    # For a module that changes state and supports check mode, diff mode and idempotence fully.
+    FULL_SUPPORT = r"""
+options: {}
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: full
+  idempotent:
+    support: full
+"""
+
+    # For a module that only reads.
+    READ_ONLY = r"""
+options: {}
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: none
+  idempotent:
+    support: full
+    details:
+      - Reads only.
+"""

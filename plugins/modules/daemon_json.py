@@ -18,13 +18,7 @@ description:
     (a handler), and only when this reports a change.
 extends_documentation_fragment:
   - mhnet.cluster.attributes
-attributes:
-  check_mode:
-    support: full
-  diff_mode:
-    support: full
-  idempotent:
-    support: full
+  - mhnet.cluster.attributes.full_support
 options:
   path:
     description: The engine's configuration file.

@@ -17,14 +17,8 @@ description:
   - For air-gapped sites and the lab, where no registry can be reached.
 extends_documentation_fragment:
   - mhnet.cluster.attributes
+  - mhnet.cluster.attributes.full_support
   - mhnet.cluster.docker
-attributes:
-  check_mode:
-    support: full
-  diff_mode:
-    support: full
-  idempotent:
-    support: full
 options:
   path:
     description: Path of the archive on the target host (C(docker save) output, legacy or OCI layout).

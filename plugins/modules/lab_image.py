@@ -20,13 +20,7 @@ description:
   - Runs the C(docker) command line on the target, normally the controller (C(localhost)); C(debootstrap) needs root.
 extends_documentation_fragment:
   - mhnet.cluster.attributes
-attributes:
-  check_mode:
-    support: full
-  diff_mode:
-    support: full
-  idempotent:
-    support: full
+  - mhnet.cluster.attributes.full_support
 options:
   name:
     description: Repository of the image, for example C(mhnet-lab/node).

@@ -19,14 +19,8 @@ description:
     the overlapping addresses would go astray.
 extends_documentation_fragment:
   - mhnet.cluster.attributes
+  - mhnet.cluster.attributes.full_support
   - mhnet.cluster.docker
-attributes:
-  check_mode:
-    support: full
-  diff_mode:
-    support: full
-  idempotent:
-    support: full
 options:
   name:
     description: Name of the network.

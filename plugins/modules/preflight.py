@@ -21,16 +21,8 @@ description:
   - Changes nothing on the host.
 extends_documentation_fragment:
   - mhnet.cluster.attributes
+  - mhnet.cluster.attributes.read_only
   - mhnet.cluster.docker
-attributes:
-  check_mode:
-    support: full
-  diff_mode:
-    support: none
-  idempotent:
-    support: full
-    details:
-      - Reads only.
 options:
   mode:
     description: Cluster mode the host must suit; C(kv) (engines with a key-value store, Docker < 23) or C(swarm).

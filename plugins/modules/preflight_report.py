@@ -19,15 +19,7 @@ description:
   - Pure computation; run it once, on the controller (C(run_once), C(delegate_to=localhost)).
 extends_documentation_fragment:
   - mhnet.cluster.attributes
-attributes:
-  check_mode:
-    support: full
-  diff_mode:
-    support: none
-  idempotent:
-    support: full
-    details:
-      - Reads only.
+  - mhnet.cluster.attributes.read_only
 options:
   hosts:
     description: Each host's inventory name mapped to its C(mhnet_host) fact; a host without one failed to report.

@@ -18,14 +18,8 @@ description:
   - Role changes (promote, demote) and node labels are a manager's job (M(community.docker.docker_node)).
 extends_documentation_fragment:
   - mhnet.cluster.attributes
+  - mhnet.cluster.attributes.full_support
   - mhnet.cluster.docker
-attributes:
-  check_mode:
-    support: full
-  diff_mode:
-    support: full
-  idempotent:
-    support: full
 options:
   remote_addrs:
     description: Addresses (C(HOST:2377)) of managers of the intended swarm.
