@@ -45,6 +45,30 @@ def host_vars(host):
     return host.ansible.get_variables()
 
 
+@pytest.fixture(scope="session")
+def docker():
+    """docker(host, *args): the output of `docker ARGS...` run on host; fails the test when it fails."""
+    def run(host, *args):
+        return host.check_output("docker " + " ".join(shlex.quote(arg) for arg in args))
+    return run
+
+
+@pytest.fixture(scope="session")
+def cluster_interface():
+    """cluster_interface(host, address): the name of the host's interface that holds address, read from the host.
+
+    The lab inventory records only mhnet_cluster_address (preflight finds the interface from it), so tests
+    find the interface the same way.
+    """
+    def find(host, address):
+        for line in host.check_output("ip -o -4 addr show").splitlines():
+            fields = line.split()
+            if len(fields) > 3 and fields[2] == "inet" and fields[3].split("/")[0] == address:
+                return fields[1].split("@")[0]
+        raise AssertionError("no interface of %s holds %s" % (host.backend.hostname, address))
+    return find
+
+
 @pytest.fixture(scope="module")
 def busybox(lab_vars):
     """The lab's busybox image."""

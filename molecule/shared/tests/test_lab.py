@@ -1,11 +1,5 @@
 """A lab host is a real machine for the collection: systemd, a Docker engine of its generation, the images."""
 
-import shlex
-
-
-def docker(host, *args):
-    return host.check_output("docker " + " ".join(shlex.quote(a) for a in args))
-
 
 def test_systemd_is_pid_1_and_docker_service_is_active(host):
     assert host.check_output("ps -p 1 -o comm=") == "systemd"
@@ -23,15 +17,16 @@ def test_hostnames_are_distinct_across_the_lab(lab_hosts):
     assert len(set(hostnames.values())) == len(hostnames), hostnames
 
 
-def test_engine_version_matches_the_generation(host, host_vars):
+def test_engine_version_matches_the_generation(host, host_vars, docker):
     version = docker(host, "version", "--format", "{{.Server.Version}}")
     assert version.split("+")[0] == host_vars["lab_docker_version"], (host_vars["lab_generation"], version)
 
 
-def test_cluster_interface_holds_the_cluster_address(host, host_vars):
-    interface = host_vars["mhnet_cluster_interface"]
-    addresses = host.interface(interface).addresses
-    assert host_vars["mhnet_cluster_address"] in addresses
+def test_the_cluster_address_is_on_a_lab_interface(host, host_vars, cluster_interface):
+    address = host_vars["mhnet_cluster_address"]
+    interface = cluster_interface(host, address)
+    assert address in host.interface(interface).addresses
+    assert interface != "lo"
 
 
 def test_cluster_images_are_present_where_needed(host, host_vars):
@@ -41,7 +36,7 @@ def test_cluster_images_are_present_where_needed(host, host_vars):
         assert present == bool(set(image["groups"]) & set(host_vars["group_names"])), (image, host_vars["group_names"])
 
 
-def test_a_container_runs_on_the_engine(host, host_vars):
+def test_a_container_runs_on_the_engine(host, host_vars, docker):
     images = [image["name"] for image in host_vars["images_list"] if set(image["groups"]) & set(host_vars["group_names"])]
     assert images, "no lab image is meant for this host"
     greeting = "hello from " + host_vars["inventory_hostname"]

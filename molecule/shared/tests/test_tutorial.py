@@ -1,7 +1,6 @@
 """The tutorial's checks, as it shows them, on a converged key-value cluster."""
 
 import json
-import shlex
 import time
 import urllib.error
 import urllib.request
@@ -15,10 +14,6 @@ KEYSTORES = {"consul": (8500, "consul://"), "etcd": (2379, "etcd://")}
 
 def sh(host, command):
     return host.check_output(command)
-
-
-def docker(host, *args):
-    return host.check_output("docker " + " ".join(shlex.quote(a) for a in args))
 
 
 @pytest.fixture(scope="module")
@@ -70,7 +65,7 @@ def keystore_serves(backend, keystore_address):
         return False
 
 
-def test_my_net_has_one_id_and_global_scope_on_every_engine(engines):
+def test_my_net_has_one_id_and_global_scope_on_every_engine(engines, docker):
     seen = {engine.backend.hostname: docker(engine, "network", "ls", "--filter", "name=^my-net$",
                                             "--format", "{{.ID}} {{.Driver}} {{.Scope}}") for engine in engines}
     assert len(set(seen.values())) == 1, seen
@@ -80,7 +75,7 @@ def test_my_net_has_one_id_and_global_scope_on_every_engine(engines):
     assert subnet == "10.0.9.0/24"
 
 
-def test_web_is_on_my_net_with_mtu_1450_and_on_docker_gwbridge(engines, busybox):
+def test_web_is_on_my_net_with_mtu_1450_and_on_docker_gwbridge(engines, busybox, docker):
     web_host = engines[0]
     interfaces = docker(web_host, "run", "--rm", "--network", "container:web", busybox, "sh", "-c",
                         "ip -o -4 addr show eth0; ip -o -4 addr show eth1; cat /sys/class/net/eth0/mtu").splitlines()
@@ -105,7 +100,7 @@ def test_the_keystore_lists_every_engine_under_docker_nodes(backend, keystore, k
     assert expected <= registered, registered
 
 
-def test_the_users_daemon_json_key_survives_and_the_engine_uses_it(engines, backend):
+def test_the_users_daemon_json_key_survives_and_the_engine_uses_it(engines, backend, docker):
     for engine in engines:
         config = json.loads(sh(engine, "cat /etc/docker/daemon.json"))
         assert config["labels"] == ["mhnet.prepared=kept"]
@@ -113,7 +108,7 @@ def test_the_users_daemon_json_key_survives_and_the_engine_uses_it(engines, back
         assert "mhnet.prepared=kept" in docker(engine, "info", "--format", "{{json .Labels}}")
 
 
-def test_networks_survive_a_keystore_restart(backend, keystore, keystore_address, engines, fetch_page):
+def test_networks_survive_a_keystore_restart(backend, keystore, keystore_address, engines, fetch_page, docker):
     before = docker(engines[-1], "network", "ls", "--filter", "name=^my-net$", "--format", "{{.ID}}")
     docker(keystore, "restart", backend)  # the keystore role names the container after its backend
     deadline = time.time() + 60
