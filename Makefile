@@ -5,12 +5,13 @@ VENV := .venv
 BIN := $(VENV)/bin
 COLLECTION_LINK := .cache/collections/ansible_collections/mhnet/cluster
 SANITY_ROOT := .cache/sanity/ansible_collections/mhnet/cluster
+BUILD_DIR := .cache/build
 LAB_INVENTORY := $(CURDIR)/inventory/lab.yml
 PLAYBOOK := $(BIN)/ansible-playbook
 PIP_BOOTSTRAP_CACHE := $(HOME)/.ansible/test/cache
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 
-.PHONY: help venv demo lab-up lab-down site test lint sanity unit molecule clean
+.PHONY: help venv demo lab-up lab-down site build test lint sanity unit molecule clean
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -35,6 +36,9 @@ lab-down: venv  ## Remove the lab hosts, their volumes and networks
 
 site: venv  ## Run site.yml against the lab inventory
 	$(PLAYBOOK) -i $(LAB_INVENTORY) site.yml
+
+build: venv  ## Build the collection tarball (the product only: galaxy.yml lists what ships) into .cache/build
+	$(BIN)/ansible-galaxy collection build --force --output-path $(BUILD_DIR)
 
 test: lint sanity unit molecule  ## Everything CI runs: lint, sanity, unit tests, molecule scenarios
 
