@@ -1,0 +1,44 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) mhnet.cluster contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Controller side of mhnet.cluster.cluster_plan: read the inventory, hand it to module_utils._plan, publish the plan."""
+
+from __future__ import annotations
+
+from ansible.plugins.action import ActionBase
+
+from ansible_collections.mhnet.cluster.plugins.module_utils._plan import make_plan
+
+ARGUMENT_SPEC = dict(
+    mode=dict(type="str", choices=["kv", "swarm"], default="kv"),
+    keystore_backend=dict(type="str", default="consul", no_log=False),
+    keystore_port=dict(type="int", default=0, no_log=False),
+    keystore_group=dict(type="str", default="keystore", no_log=False),
+    docker_group=dict(type="str", default="docker_hosts"),
+)
+
+
+class ActionModule(ActionBase):
+    _supports_check_mode = True
+    _supports_async = False
+    _requires_connection = False
+
+    def run(self, tmp=None, task_vars=None):
+        result = super().run(tmp, task_vars)
+        dummy, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
+        hostvars = task_vars["hostvars"]
+        groups = task_vars["groups"]
+        hosts = {}
+        for name in task_vars["ansible_play_hosts_all"]:
+            host = hostvars[name]
+            hosts[name] = dict(facts=host.get("mhnet_host"), swarm_role=host.get("mhnet_swarm_role") or "",
+                               force_rejoin=bool(host.get("mhnet_swarm_force_rejoin", False)))
+        problems, plan = make_plan(args, hosts, groups.get(args["keystore_group"], []), groups.get(args["docker_group"], []))
+        result.update(changed=False, problems=problems)
+        if problems:
+            result.update(failed=True, msg="preflight found %d problem(s); nothing was changed:\n- %s"
+                          % (len(problems), "\n- ".join(problems)))
+            return result
+        result["ansible_facts"] = dict(mhnet_cluster=plan)
+        return result

@@ -1,0 +1,120 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright (c) mhnet.cluster contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: cluster_plan
+short_description: Check the cluster's hosts together and publish the one plan every later phase reads
+version_added: 0.2.0
+description:
+  - Runs on the controller (an action plugin). Reads every play host's C(mhnet_host) fact (from
+    M(mhnet.cluster.preflight)), its C(mhnet_swarm_role) and C(mhnet_swarm_force_rejoin), and the inventory groups.
+  - Applies every rule that involves more than one host, and reports in one failure every problem of every host,
+    each naming the hosts involved and saying what to do. Rules include a hostname or cluster address used twice,
+    an even number of swarm managers or keystore hosts, an engine in another swarm than the one this play forms,
+    a swarm role given in key-value mode, every engine a worker, and a store that cannot hold overlay networks
+    (ZooKeeper, U(https://github.com/moby/libnetwork/issues/2006)).
+  - When there is no problem, publishes the C(mhnet_cluster) fact to every host of the play. Roles read only that
+    plan (and their own variables): members with their addresses, the placements (control, web and probe hosts,
+    keystore peers, managers and workers) and the choices that depend on the mode.
+  - Run it once (C(run_once)).
+attributes:
+  check_mode:
+    description: Can run in C(check_mode) and return a changed status prediction without modifying the target.
+    support: full
+  diff_mode:
+    description: Returns details on what has changed (or would change in C(check_mode)) when in diff mode.
+    support: none
+  idempotent:
+    description: When run twice in a row with the same arguments, the second run reports no change.
+    support: full
+    details:
+      - Reads only.
+  action:
+    description: Indicates this has a corresponding action plugin so some parts of the options can be executed on the controller.
+    support: full
+options:
+  mode:
+    description: Cluster mode, C(kv) (key-value store, Docker < 23) or C(swarm).
+    type: str
+    choices: [kv, swarm]
+    default: kv
+  keystore_backend:
+    description: Store of the C(kv) mode, C(consul) or C(etcd). Other names (C(zookeeper)) are refused with the reason.
+    type: str
+    default: consul
+  keystore_port:
+    description: Client port of the store; V(0) means the backend's own (8500 for Consul, 2379 for etcd).
+    type: int
+    default: 0
+  keystore_group:
+    description: Inventory group of the keystore hosts (C(kv) mode).
+    type: str
+    default: keystore
+  docker_group:
+    description: Inventory group of the engines that form the cluster.
+    type: str
+    default: docker_hosts
+author:
+  - mhnet.cluster maintainers (@mhnet-cluster)
+"""
+
+EXAMPLES = r"""
+- name: Inspect every host
+  mhnet.cluster.preflight:
+    mode: swarm
+    fail_on_problems: false
+
+- name: Check the hosts together and publish the plan
+  mhnet.cluster.cluster_plan:
+    mode: swarm
+  run_once: true
+
+- name: Later phases read only the plan
+  ansible.builtin.debug:
+    msg: "web runs on {{ mhnet_cluster.web_host }} at {{ mhnet_cluster.members[mhnet_cluster.web_host].address }}"
+"""
+
+RETURN = r"""
+problems:
+  description: Every problem found, each naming its host(s) and saying what to do; empty on success.
+  returned: always
+  type: list
+  elements: str
+  sample: ["hostname 'node' is used by mhs-demo0 and mhs-demo1; the key-value store identifies engines by hostname: give each host a unique hostname"]
+ansible_facts:
+  description: The plan, published to every host of the play.
+  returned: success
+  type: dict
+  contains:
+    mhnet_cluster:
+      description: The cluster plan; C(docs/architecture.md) describes every field.
+      type: dict
+      returned: success
+      sample:
+        mode: kv
+        engines: [mhs-demo0, mhs-demo1]
+        members:
+          mh-keystore: {hostname: mh-keystore, address: 192.168.151.2, interface: eth1, mtu: 1500,
+                        engine_version: 20.10.5+dfsg1, swarm_role: "", swarm_node_id: ""}
+          mhs-demo0: {hostname: mhs-demo0, address: 192.168.151.3, interface: eth1, mtu: 1500,
+                      engine_version: 20.10.5+dfsg1, swarm_role: "", swarm_node_id: ""}
+          mhs-demo1: {hostname: mhs-demo1, address: 192.168.151.4, interface: eth0, mtu: 1500,
+                      engine_version: 20.10.5+dfsg1, swarm_role: "", swarm_node_id: ""}
+        control_host: mhs-demo0
+        web_host: mhs-demo0
+        probe_host: mhs-demo1
+        keystore:
+          backend: consul
+          hosts: [mh-keystore]
+          peers: [{name: mh-keystore, hostname: mh-keystore, address: 192.168.151.2}]
+          address: 192.168.151.2
+          port: 8500
+          url: consul://192.168.151.2:8500
+        swarm: {}
+        overlay: {attachable: false, auto_mtu: 1450, viewers: [mhs-demo0, mhs-demo1]}
+"""
