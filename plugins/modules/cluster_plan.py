@@ -19,8 +19,8 @@ description:
     a swarm role given in key-value mode, every engine a worker, and a store that cannot hold overlay networks
     (ZooKeeper, U(https://github.com/moby/libnetwork/issues/2006)).
   - When there is no problem, publishes the C(mhnet_cluster) fact to every host of the play. Roles read only that
-    plan (and their own variables): members with their addresses, the placements (control, web and probe hosts,
-    keystore peers, managers and workers) and the choices that depend on the mode.
+    plan and their own variables. The plan holds the members with their addresses, the placements (control, web and
+    probe hosts, keystore peers, managers and workers) and the choices that depend on the mode.
   - Run it once (C(run_once)).
 attributes:
   check_mode:

@@ -5,7 +5,7 @@ import pytest
 from ansible_collections.mhnet.cluster.plugins.module_utils._plan import make_plan
 
 SETTINGS = dict(mode="kv", keystore_backend="consul", keystore_port=0)
-KEYSTORES, ENGINES = ["mh-keystore"], ["mhs-demo0", "mhs-demo1"]
+KEYSTORES, ENGINES = ("mh-keystore",), ("mhs-demo0", "mhs-demo1")
 
 
 def facts(name, address, problems=(), mtu=1500, interface="eth1", **swarm):
@@ -130,7 +130,7 @@ def test_auto_mtu_follows_the_smallest_engine_mtu():
     assert plan_for(hosts)[1]["overlay"]["auto_mtu"] == 1350
 
 
-SWARM_NAMES = ["n1", "n2", "n3", "n4"]
+SWARM_NAMES = ("n1", "n2", "n3", "n4")
 
 
 def swarm_hosts(roles=None, **overrides):
@@ -177,7 +177,7 @@ def test_swarm_roles(roles, managers, problem):
 
 
 def test_a_manager_outside_the_engine_group_is_refused():
-    problems, dummy = swarm_plan(swarm_hosts({"n4": "manager"}), engines=SWARM_NAMES[:3])
+    problems, dummy = swarm_plan(swarm_hosts({"n4": "manager"}), engines=list(SWARM_NAMES[:3]))
     assert problems == ["n4: mhnet_swarm_role is set but the host is not in the engine group: put it in that group or "
                         "remove the setting"]
 
