@@ -69,5 +69,11 @@ def test_consul_on_an_engine_built_without_it_is_refused_in_preflight(run_site, 
 def test_zookeeper_as_cluster_store_is_refused_in_preflight(run_site, unchanged):
     rc, output = run_site("-e", "mhnet_keystore_backend=zookeeper")
     assert rc != 0
-    assert "mhs-demo0: ZooKeeper cannot hold Docker 20.10.5" in output, output[-3000:]
-    assert "set mhnet_keystore_backend: etcd or consul" in output
+    assert "ZooKeeper cannot hold overlay networks" in output, output[-3000:]
+    assert "moby/libnetwork/issues/2006" in output and "set mhnet_keystore_backend: consul or etcd" in output
+
+
+def test_a_swarm_role_in_key_value_mode_is_refused_in_preflight(run_site, unchanged):
+    rc, output = run_site("-e", "mhnet_swarm_role=manager")
+    assert rc != 0
+    assert "mhs-demo0: mhnet_swarm_role is set but the cluster runs in key-value mode" in output, output[-3000:]
