@@ -11,16 +11,18 @@ import json
 import socket
 import struct
 
+from ansible_collections.mhnet.cluster.plugins.module_utils._errors import MhnetError
+
 MTU_OPTION = "com.docker.network.driver.mtu"
 # inspect_network() keys of an IPAM pool, by the module's ipam_config keys
 IPAM_KEYS = (("subnet", "Subnet"), ("gateway", "Gateway"), ("ip_range", "IPRange"))
 
 
-class NetworkSpecError(Exception):
+class NetworkSpecError(MhnetError):
     """The task asks for a network that cannot exist as written."""
 
 
-class NetworkConflictError(Exception):
+class NetworkConflictError(MhnetError):
     """Reaching the wanted state needs a step the task did not allow (recreate, force, an overlapping subnet)."""
 
 

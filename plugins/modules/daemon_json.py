@@ -55,37 +55,26 @@ config:
   description: The configuration after the change (or as it would be, in check mode).
   returned: always
   type: dict
+  sample:
+    cluster-advertise: eth1:2376
+    cluster-store: consul://192.168.151.2:8500
+    log-level: warn
 backup_file:
   description: Where the previous file was copied.
-  returned: when the file changed and O(backup) is true
+  returned: when the file changed, O(backup) is true and there was a previous file
   type: str
+  sample: /etc/docker/daemon.json.12345.2026-11-28@09:20:01~
 """
 
 import json
 import os
 import tempfile
+import traceback
 
 from ansible.module_utils.basic import AnsibleModule
 
-
-class DaemonJsonError(Exception):
-    """The existing file cannot be merged into."""
-
-
-def read_config(path):
-    if not os.path.exists(path):
-        return None, {}
-    with open(path) as handle:
-        text = handle.read()
-    if not text.strip():
-        return text, {}
-    try:
-        config = json.loads(text)
-    except ValueError as exc:
-        raise DaemonJsonError("%s is not valid JSON (%s); it was left untouched: fix it by hand and run again" % (path, exc)) from exc
-    if not isinstance(config, dict):
-        raise DaemonJsonError("%s holds a JSON %s, not an object; it was left untouched: fix it by hand" % (path, type(config).__name__))
-    return text, config
+from ansible_collections.mhnet.cluster.plugins.module_utils._daemon_json import DaemonJsonError, read_daemon_json
+from ansible_collections.mhnet.cluster.plugins.module_utils._errors import MhnetError
 
 
 def merged(config, settings, remove):
@@ -98,6 +87,38 @@ def render(config):
     return json.dumps(config, indent=2, sort_keys=True) + "\n"
 
 
+def write(module, path, config):
+    """Replace the file at path with config, atomically; the directory is created when missing."""
+    directory = os.path.dirname(path)
+    try:
+        if not os.path.isdir(directory):
+            os.makedirs(directory, 0o755)
+        fd, staged = tempfile.mkstemp(prefix=".daemon.json.", dir=directory)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(render(config))
+        os.chmod(staged, 0o644)
+    except OSError as exc:
+        raise DaemonJsonError("cannot write %s (%s): run the task with become, or fix the directory's permissions" % (path, exc)) from exc
+    module.atomic_move(staged, path)
+
+
+def converge(module):
+    """Merge the task's settings into the file; every write is skipped in check mode."""
+    path = module.params["path"]
+    text, config = read_daemon_json(path)
+    wanted = merged(config, module.params["settings"], module.params["remove"])
+    changed = wanted != config
+    result = dict(changed=changed, config=wanted)
+    if module._diff:
+        result["diff"] = dict(before=render(config) if text is not None else "", after=render(wanted),
+                              before_header=path, after_header=path)
+    if changed and not module.check_mode:
+        if text is not None and module.params["backup"]:
+            result["backup_file"] = module.backup_local(path)
+        write(module, path, wanted)
+    return result
+
+
 def main():
     module = AnsibleModule(
         argument_spec=dict(
@@ -108,29 +129,10 @@ def main():
         ),
         supports_check_mode=True,
     )
-    path = module.params["path"]
     try:
-        text, config = read_config(path)
-    except (DaemonJsonError, OSError) as exc:
-        module.fail_json(msg=str(exc))
-    wanted = merged(config, module.params["settings"], module.params["remove"])
-    changed = wanted != config
-    result = dict(changed=changed, config=wanted)
-    if module._diff:
-        result["diff"] = dict(before=render(config) if text is not None else "", after=render(wanted),
-                              before_header=path, after_header=path)
-    if changed and not module.check_mode:
-        if text is not None and module.params["backup"]:
-            result["backup_file"] = module.backup_local(path)
-        directory = os.path.dirname(path)
-        if not os.path.isdir(directory):
-            os.makedirs(directory, 0o755)
-        fd, staged = tempfile.mkstemp(prefix=".daemon.json.", dir=directory)
-        with os.fdopen(fd, "w") as handle:
-            handle.write(render(wanted))
-        os.chmod(staged, 0o644)
-        module.atomic_move(staged, path)
-    module.exit_json(**result)
+        module.exit_json(**converge(module))
+    except MhnetError as exc:
+        module.fail_json(msg=str(exc), exception=traceback.format_exc())
 
 
 if __name__ == "__main__":

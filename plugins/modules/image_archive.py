@@ -42,7 +42,7 @@ EXAMPLES = r"""
 
 RETURN = r"""
 images:
-  description: Every tag in the archive with the image ID it carries.
+  description: Every tag in the archive with the image ID it carries (empty in check mode when the archive is not on the host yet).
   returned: always
   type: dict
   sample: {"mhnet-lab/nginx:bookworm-5555237e6708": "sha256:0b8e..."}
@@ -51,6 +51,7 @@ loaded:
   returned: always
   type: list
   elements: str
+  sample: ["mhnet-lab/nginx:bookworm-5555237e6708"]
 """
 
 import copy
@@ -59,44 +60,55 @@ import traceback
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.mhnet.cluster.plugins.module_utils._images import ArchiveError, archive_images
 from ansible_collections.mhnet.cluster.plugins.module_utils._docker_client import (
     DOCKER_COMMON_ARGS,
-    DockerException,
+    DOCKER_REQUIRED_TOGETHER,
     EngineError,
     connect,
     image_id,
 )
+from ansible_collections.mhnet.cluster.plugins.module_utils._errors import MhnetError
+from ansible_collections.mhnet.cluster.plugins.module_utils._images import ArchiveError, archive_images
+
+
+def load(client, path):
+    """Stream the archive at path into the engine; the engine's error events become EngineError."""
+    try:
+        with open(path, "rb") as archive:
+            for event in client.load_image(archive) or []:
+                if isinstance(event, dict) and event.get("error"):
+                    raise EngineError("loading %s failed: %s" % (path, event["error"]))
+    except OSError as exc:
+        raise ArchiveError("cannot read %s (%s): run the task with become, or fix the file's permissions" % (path, exc)) from exc
 
 
 def load_archive(module, client):
-    if module.check_mode and not os.path.exists(module.params["path"]):
+    """Load the archive unless the engine has each of its tags on the same image; every write is skipped in check mode."""
+    path = module.params["path"]
+    if module.check_mode and not os.path.exists(path):
         # In check mode the copy before this task did not happen: the load would.
         return dict(changed=True, images={}, loaded=[])
-    wanted = archive_images(module.params["path"])
+    wanted = archive_images(path)
     present = dict((tag, image_id(client, tag)) for tag in wanted)
     missing = sorted(tag for tag, wanted_id in wanted.items() if present[tag] != wanted_id)
     result = dict(changed=bool(missing), images=wanted, loaded=missing)
     if module._diff:
         result["diff"] = dict(before=dict(images=present), after=dict(images=wanted))
     if missing and not module.check_mode:
-        with open(module.params["path"], "rb") as archive:
-            for event in client.load_image(archive) or []:
-                if isinstance(event, dict) and event.get("error"):
-                    raise EngineError("loading %s failed: %s" % (module.params["path"], event["error"]))
+        load(client, path)
         wrong = [tag for tag in wanted if image_id(client, tag) != wanted[tag]]
         if wrong:
-            raise EngineError("after loading %s the engine still lacks %s" % (module.params["path"], ", ".join(wrong)))
+            raise EngineError("after loading %s the engine still lacks %s" % (path, ", ".join(wrong)))
     return result
 
 
 def main():
     argument_spec = copy.deepcopy(DOCKER_COMMON_ARGS)
     argument_spec.update(path=dict(type="path", required=True))
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
+    module = AnsibleModule(argument_spec=argument_spec, required_together=DOCKER_REQUIRED_TOGETHER, supports_check_mode=True)
     try:
-        module.exit_json(**load_archive(module, connect(module)))
-    except (ArchiveError, EngineError, DockerException, OSError) as exc:
+        module.exit_json(**load_archive(module, connect(module.params)))
+    except MhnetError as exc:
         module.fail_json(msg=str(exc), exception=traceback.format_exc())
 
 

@@ -151,15 +151,14 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.mhnet.cluster.plugins.module_utils._docker_client import (
     DOCKER_COMMON_ARGS,
-    DockerException,
-    EngineError,
-    NotFound,
+    DOCKER_REQUIRED_TOGETHER,
+    EngineNotFound,
     connect,
 )
+from ansible_collections.mhnet.cluster.plugins.module_utils._errors import MhnetError
 from ansible_collections.mhnet.cluster.plugins.module_utils._networks import (
     IPAM_KEYS,
     NetworkConflictError,
-    NetworkSpecError,
     describe,
     desired_state,
     find_overlaps,
@@ -181,7 +180,7 @@ class OverlayNetwork:
     def existing(self):
         try:
             network = self.client.inspect_network(self.name)
-        except NotFound:
+        except EngineNotFound:
             return None
         # the engine also resolves IDs and ID prefixes: only a network of this very name counts
         return network if network.get("Name") == self.name else None
@@ -192,7 +191,9 @@ class OverlayNetwork:
         try:
             routes = read_routes()
         except OSError as exc:
-            raise EngineError("cannot read the host's routes (%s): set check_overlap: false to create the network unchecked" % exc) from exc
+            raise NetworkConflictError(
+                "cannot read the host's routes to check subnets for overlaps (%s): set check_overlap: false to create the network unchecked" % exc
+            ) from exc
         engine_networks = self.client.networks()
         for entry in desired["ipam_config"]:
             overlaps = find_overlaps(parse_subnet(entry["subnet"]), engine_networks, routes, exclude_name=self.name)
@@ -291,10 +292,10 @@ def main():
         force=dict(type="bool", default=False),
         check_overlap=dict(type="bool", default=True),
     )
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
+    module = AnsibleModule(argument_spec=argument_spec, required_together=DOCKER_REQUIRED_TOGETHER, supports_check_mode=True)
     try:
-        module.exit_json(**OverlayNetwork(module, connect(module)).run())
-    except (NetworkSpecError, NetworkConflictError, EngineError, DockerException) as exc:
+        module.exit_json(**OverlayNetwork(module, connect(module.params)).run())
+    except MhnetError as exc:
         module.fail_json(msg=str(exc), exception=traceback.format_exc())
 
 

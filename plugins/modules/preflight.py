@@ -17,7 +17,7 @@ description:
   - Checks what can be checked on the host alone (kernel minimum, engine reachable, engine version suits the mode,
     cluster interface present, C(daemon.json) readable and suited to the mode) and reports every problem found,
     each with what to do.
-  - Checks across hosts (unique hostnames, distinct addresses) are M(mhnet.cluster.preflight_report)'s.
+  - Checks across hosts (unique hostnames, distinct addresses, swarms) are M(mhnet.cluster.cluster_plan)'s.
   - Changes nothing on the host.
 extends_documentation_fragment:
   - mhnet.cluster.attributes
@@ -56,7 +56,7 @@ options:
   fail_on_problems:
     description:
       - Fail when a problem is found. Set to V(false) to collect every host's problems and report them together
-        with M(mhnet.cluster.preflight_report).
+        with M(mhnet.cluster.cluster_plan).
     type: bool
     default: true
 requirements:
@@ -84,13 +84,16 @@ ansible_facts:
   type: dict
   contains:
     mhnet_host:
-      description: What later phases need to know about the host.
+      description:
+        - What later phases need to know about the host. Engine facts are empty (and C(engine_error) says why) when the
+          engine does not answer; C(kv_backends) is null outside the key-value mode or without a local C(dockerd).
       type: dict
       returned: always
       sample:
         hostname: mhs-demo0
         kernel: 6.1.0-18-amd64
         engine_reachable: true
+        engine_error: ""
         engine_version: 20.10.5+dfsg1
         engine_api_version: "1.41"
         cluster_interface: eth1
@@ -104,21 +107,29 @@ ansible_facts:
         swarm_managers: []
         problems: []
 problems:
-  description: Every problem found on the host, each saying what to do.
+  description: Every problem found on the host, each saying what to do (also in the fact, as C(problems)).
   returned: always
   type: list
   elements: str
+  sample:
+    - "kernel 3.10.0-1160.el7 is older than 3.16, the minimum for overlay networks: upgrade the kernel (or lower mhnet_kernel_min
+      if you know better)"
 """
 
 import copy
-import os
 import platform
 import socket
 import traceback
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.mhnet.cluster.plugins.module_utils._docker_client import DOCKER_COMMON_ARGS, DockerException, EngineError, connect
+from ansible_collections.mhnet.cluster.plugins.module_utils._docker_client import (
+    DOCKER_COMMON_ARGS,
+    DOCKER_REQUIRED_TOGETHER,
+    EngineError,
+    connect,
+)
+from ansible_collections.mhnet.cluster.plugins.module_utils._errors import MhnetError
 from ansible_collections.mhnet.cluster.plugins.module_utils._preflight import (
     choose_advertise,
     compiled_kv_backends,
@@ -126,23 +137,27 @@ from ansible_collections.mhnet.cluster.plugins.module_utils._preflight import (
     local_problems,
     parse_ip_addr,
 )
+from ansible_collections.mhnet.cluster.plugins.module_utils._swarm import swarm_facts
 
 
-def engine_facts(module):
+class PreflightError(MhnetError):
+    """The host could not be inspected (not: the host has a problem, which is reported as one)."""
+
+
+def engine_facts(params):
+    """What the engine says about itself; an engine that does not answer is a fact (and a problem), not a failure."""
     try:
-        client = connect(module)
-        version = client.version()
-        info = client.info()
-    except (EngineError, DockerException) as exc:
-        return dict(engine_reachable=False, engine_error=str(exc), engine_version="", engine_api_version="",
-                    hostname=socket.gethostname(), swarm_state="", swarm_node_id="", swarm_manager=False,
-                    swarm_cluster_id="", swarm_managers=[])
-    swarm = info.get("Swarm") or {}
-    return dict(engine_reachable=True, engine_error="", engine_version=version.get("Version", ""),
-                engine_api_version=version.get("ApiVersion", ""), hostname=info.get("Name") or socket.gethostname(),
-                swarm_state=swarm.get("LocalNodeState", ""), swarm_node_id=swarm.get("NodeID", ""),
-                swarm_manager=bool(swarm.get("ControlAvailable")), swarm_cluster_id=(swarm.get("Cluster") or {}).get("ID", ""),
-                swarm_managers=sorted(manager.get("Addr", "") for manager in swarm.get("RemoteManagers") or []))
+        client = connect(params)
+        version, info = client.version(), client.info()
+    except EngineError as exc:
+        facts = dict(engine_reachable=False, engine_error=str(exc), engine_version="", engine_api_version="",
+                     hostname=socket.gethostname())
+        facts.update(swarm_facts({}))
+        return facts
+    facts = dict(engine_reachable=True, engine_error="", engine_version=version.get("Version", ""),
+                 engine_api_version=version.get("ApiVersion", ""), hostname=info.get("Name") or socket.gethostname())
+    facts.update(swarm_facts(info))
+    return facts
 
 
 def interface_mtu(interface):
@@ -154,10 +169,23 @@ def interface_mtu(interface):
         return 0
 
 
+def kv_backends(module):
+    """The key-value backends compiled into the local dockerd (key-value mode only), None when unknown."""
+    dockerd = module.get_bin_path("dockerd")
+    if not dockerd or module.params["mode"] != "kv":
+        return None
+    try:
+        return compiled_kv_backends(dockerd)
+    except OSError as exc:
+        raise PreflightError("cannot read %s to find the key-value backends compiled into it (%s): run preflight with become"
+                             % (dockerd, exc)) from exc
+
+
 def inspect_host(module):
+    """Every fact about the host and every problem found on it (facts["problems"])."""
     p = module.params
     facts = dict(kernel=platform.release())
-    facts.update(engine_facts(module))
+    facts.update(engine_facts(p))
     ip = module.get_bin_path("ip", required=True)
     dummy, addr_out, dummy2 = module.run_command([ip, "-o", "-4", "addr", "show"], check_rc=True)
     dummy, route_out, dummy2 = module.run_command([ip, "-o", "-4", "route", "show", "default"], check_rc=True)
@@ -166,14 +194,12 @@ def inspect_host(module):
     interface, address, advertise_problem = choose_advertise(
         parse_ip_addr(addr_out), p["advertise_interface"], p["advertise_address"], default_interface)
     facts.update(cluster_interface=interface or "", cluster_address=address or "", cluster_mtu=interface_mtu(interface))
-    daemon_json = None
-    if os.path.exists(p["daemon_json"]):
-        with open(p["daemon_json"]) as handle:
-            daemon_json = handle.read()
-    dockerd = module.get_bin_path("dockerd")
-    facts["kv_backends"] = compiled_kv_backends(dockerd) if dockerd and p["mode"] == "kv" else None
-    problems = local_problems(facts, p["mode"], p["kernel_min"], p["keystore_backend"])
-    problems += [problem for problem in (advertise_problem, daemon_json_problem(daemon_json, p["mode"])) if problem]
+    facts["kv_backends"] = kv_backends(module)
+    try:
+        problems = local_problems(facts, p["mode"], p["kernel_min"], p["keystore_backend"])
+    except ValueError as exc:
+        raise PreflightError("cannot compare versions on this host (%s): check kernel_min and the engine's version" % exc) from exc
+    problems += [problem for problem in (advertise_problem, daemon_json_problem(p["daemon_json"], p["mode"])) if problem]
     facts["problems"] = problems
     return facts
 
@@ -189,11 +215,11 @@ def main():
         daemon_json=dict(type="path", default="/etc/docker/daemon.json"),
         fail_on_problems=dict(type="bool", default=True),
     )
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
+    module = AnsibleModule(argument_spec=argument_spec, required_together=DOCKER_REQUIRED_TOGETHER, supports_check_mode=True)
     try:
         facts = inspect_host(module)
-    except (OSError, ValueError) as exc:
-        module.fail_json(msg="preflight could not inspect the host: %s" % exc, exception=traceback.format_exc())
+    except MhnetError as exc:
+        module.fail_json(msg=str(exc), exception=traceback.format_exc())
     result = dict(changed=False, ansible_facts=dict(mhnet_host=facts), problems=facts["problems"])
     if facts["problems"] and module.params["fail_on_problems"]:
         module.fail_json(msg="; ".join(facts["problems"]), **result)

@@ -70,10 +70,12 @@ node_id:
   description: The node's ID in the swarm (empty in check mode before a join).
   returned: always
   type: str
+  sample: 7y2kq4sq0c3v9m3x0r0m0d3m0
 state:
-  description: The engine's swarm state after the task (C(active), C(inactive), C(pending)).
+  description: The engine's swarm state after the task (C(active), C(inactive), C(pending); in check mode, before it).
   returned: always
   type: str
+  sample: active
 """
 
 import copy
@@ -81,27 +83,24 @@ import traceback
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.mhnet.cluster.plugins.module_utils._docker_client import (
-    DOCKER_COMMON_ARGS,
-    DockerException,
-    EngineError,
-    connect,
-)
-from ansible_collections.mhnet.cluster.plugins.module_utils._preflight import ACTIVE_SWARM_STATES, describe_swarm
+from ansible_collections.mhnet.cluster.plugins.module_utils._docker_client import DOCKER_COMMON_ARGS, DOCKER_REQUIRED_TOGETHER, connect
+from ansible_collections.mhnet.cluster.plugins.module_utils._errors import MhnetError
+from ansible_collections.mhnet.cluster.plugins.module_utils._swarm import ACTIVE_SWARM_STATES, describe_swarm, swarm_facts
 
 
-class ForeignSwarmError(Exception):
+class ForeignSwarmError(MhnetError):
     """The host belongs to a swarm other than the intended one."""
 
 
 def converge(module, client):
+    """Join the intended swarm unless already a member; every write is skipped in check mode."""
     p = module.params
-    swarm = client.info().get("Swarm") or {}
-    state, node_id = swarm.get("LocalNodeState", "inactive"), swarm.get("NodeID", "")
+    swarm = swarm_facts(client.info())
+    state, node_id = swarm["swarm_state"] or "inactive", swarm["swarm_node_id"]
     result = dict(changed=False, node_id=node_id, state=state)
     if state in ACTIVE_SWARM_STATES and node_id and node_id in p["members"]:
         return result
-    current = describe_swarm((swarm.get("Cluster") or {}).get("ID"), sorted(m.get("Addr", "") for m in swarm.get("RemoteManagers") or []))
+    current = describe_swarm(swarm["swarm_cluster_id"], swarm["swarm_managers"])
     intended = "swarm %s" % p["cluster_id"] if p["cluster_id"] else "the swarm of %s" % ", ".join(p["remote_addrs"])
     if state in ACTIVE_SWARM_STATES:
         if not p["force_rejoin"]:
@@ -115,8 +114,8 @@ def converge(module, client):
         result["diff"] = dict(before=dict(swarm=current if state in ACTIVE_SWARM_STATES else None), after=dict(swarm=intended))
     if not module.check_mode:
         client.join_swarm(p["remote_addrs"], p["join_token"], listen_addr=p["listen_addr"], advertise_addr=p["advertise_addr"])
-        swarm = client.info().get("Swarm") or {}
-        result.update(node_id=swarm.get("NodeID", ""), state=swarm.get("LocalNodeState", ""))
+        swarm = swarm_facts(client.info())
+        result.update(node_id=swarm["swarm_node_id"], state=swarm["swarm_state"])
     return result
 
 
@@ -131,13 +130,11 @@ def main():
         listen_addr=dict(type="str", default="0.0.0.0:2377"),
         force_rejoin=dict(type="bool", default=False),
     )
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
+    module = AnsibleModule(argument_spec=argument_spec, required_together=DOCKER_REQUIRED_TOGETHER, supports_check_mode=True)
     try:
-        module.exit_json(**converge(module, connect(module)))
-    except ForeignSwarmError as exc:
-        module.fail_json(msg=str(exc))
-    except (EngineError, DockerException) as exc:
-        module.fail_json(msg="joining the swarm failed: %s" % exc, exception=traceback.format_exc())
+        module.exit_json(**converge(module, connect(module.params)))
+    except MhnetError as exc:
+        module.fail_json(msg=str(exc), exception=traceback.format_exc())
 
 
 if __name__ == "__main__":

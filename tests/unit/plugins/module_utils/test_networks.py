@@ -4,7 +4,9 @@ import ipaddress
 
 import pytest
 
+from ansible_collections.mhnet.cluster.plugins.module_utils._errors import MhnetError
 from ansible_collections.mhnet.cluster.plugins.module_utils._networks import (
+    NetworkConflictError,
     NetworkSpecError,
     desired_state,
     find_overlaps,
@@ -227,3 +229,9 @@ def test_network_summary_without_desired_shows_the_whole_network():
     assert summary["labels"] == {"tier": "app", "owner": "ops"}
     assert summary["ipam_config"] == [{"subnet": "10.0.8.0/24", "gateway": "10.0.8.1"}, {"subnet": "10.0.9.0/24", "gateway": "10.0.9.1"}]
     assert summary["scope"] == "swarm"
+
+
+@pytest.mark.parametrize("error", [NetworkSpecError, NetworkConflictError])
+def test_network_errors_are_mhnet_errors(error):
+    # overlay_network's main() catches MhnetError only
+    assert issubclass(error, MhnetError)

@@ -1,8 +1,10 @@
 """daemon_json on real files: merges, keeps the user's keys, backs up, refuses bad JSON, honest check mode."""
 
 import json
+from unittest import mock
 
 import pytest
+from ansible.module_utils._internal import _traceback
 from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.mhnet.cluster.plugins.modules import daemon_json
@@ -63,10 +65,36 @@ def test_remove_drops_only_the_named_keys(config, capsys):
     assert json.loads(config.read_text()) == {"log-level": "warn", "labels": ["site=lab"]}
 
 
-@pytest.mark.parametrize("text, message", [('{"log-level": ', "is not valid JSON"), ("[1, 2]", "not an object")])
+@pytest.mark.parametrize("text, message", [
+    pytest.param('{"log-level": ', "is not valid JSON (", id="invalid JSON"),
+    pytest.param("[1, 2]", "holds a JSON array, not a JSON object", id="array"),
+])
 def test_invalid_file_is_refused_and_left_untouched(tmp_path, capsys, text, message):
     path = tmp_path / "daemon.json"
     path.write_text(text)
     result = run(capsys, path=str(path), settings=STORE)
-    assert result["failed"] is True and message in result["msg"]
+    assert result["failed"] is True
+    # the shared parser's message, as preflight reports it
+    assert result["msg"].startswith("%s %s" % (path, message))
+    assert result["msg"].endswith("fix it by hand; the collection does not overwrite a daemon.json it cannot read")
     assert path.read_text() == text
+    assert len(list(tmp_path.iterdir())) == 1, "no backup or temporary file"
+
+
+def test_an_unreadable_file_fails_saying_what_to_do(tmp_path, capsys):
+    result = run(capsys, path=str(tmp_path), settings=STORE)
+    assert result["failed"] is True
+    assert result["msg"].startswith("cannot read %s (" % tmp_path) and "run the task with become" in result["msg"]
+
+
+def test_a_failed_write_fails_saying_what_to_do(config, capsys, monkeypatch):
+    before = config.read_text()
+    # read _ansible_tracebacks_for afresh: ansible caches it on a module's first failure
+    monkeypatch.setattr(_traceback, "_module_tracebacks_enabled_events", None)
+    with mock.patch.object(daemon_json.tempfile, "mkstemp", side_effect=PermissionError(13, "Permission denied")):
+        result = run(capsys, path=str(config), settings=STORE, backup=False, _ansible_tracebacks_for=["error"])
+    assert result["failed"] is True
+    assert result["msg"] == ("cannot write %s ([Errno 13] Permission denied): run the task with become, or fix the directory's permissions"
+                             % config)
+    assert "DaemonJsonError" in result["exception"] and "PermissionError" in result["exception"]
+    assert config.read_text() == before

@@ -2,12 +2,16 @@
 
 import io
 import json
+import os
 import tarfile
 from unittest import mock
 
 import pytest
+from ansible.module_utils._internal import _traceback
 from ansible.module_utils.testing import patch_module_args
+from docker.errors import APIError
 
+from ansible_collections.mhnet.cluster.plugins.module_utils import _docker_client
 from ansible_collections.mhnet.cluster.plugins.module_utils._docker_client import NotFound
 from ansible_collections.mhnet.cluster.plugins.modules import image_archive
 
@@ -43,8 +47,16 @@ def engine(image_ids):
     return client
 
 
+@pytest.fixture(autouse=True)
+def default_engine(monkeypatch):
+    """The default engine, without TLS: no DOCKER_* variable of the machine running the tests leaks in."""
+    for name in [name for name in os.environ if name.startswith("DOCKER_")]:
+        monkeypatch.delenv(name)
+
+
 def run(args, client):
-    with patch_module_args(args), mock.patch.object(image_archive, "connect", return_value=client):
+    """Run the module against a mocked SDK client, through the real connect() and its error boundary."""
+    with patch_module_args(args), mock.patch.object(_docker_client, "APIClient", return_value=client):
         with pytest.raises(SystemExit):
             image_archive.main()
 
@@ -101,3 +113,26 @@ def test_a_missing_archive_fails_outside_check_mode(tmp_path, capsys):
     run({"path": str(tmp_path / "missing.tar")}, engine({}))
     result = json.loads(capsys.readouterr().out)
     assert result["failed"] is True and "missing.tar" in result["msg"]
+
+
+def test_a_refused_load_fails_naming_the_call_and_the_engine(archive, capsys, monkeypatch):
+    client = engine({})
+    client.load_image.side_effect = APIError("500 Server Error: no space left on device")
+    # read _ansible_tracebacks_for afresh: ansible caches it on a module's first failure
+    monkeypatch.setattr(_traceback, "_module_tracebacks_enabled_events", None)
+    run({"path": archive, "_ansible_tracebacks_for": ["error"]}, client)
+    result = json.loads(capsys.readouterr().out)
+    assert result["failed"] is True
+    assert result["msg"] == "load_image on the Docker engine at unix:///var/run/docker.sock failed: 500 Server Error: no space left on device"
+    assert "EngineError" in result["exception"]
+
+
+def test_an_archive_that_cannot_be_opened_for_the_load_fails_saying_what_to_do(archive, capsys):
+    client = engine({})
+    # the module's own open() (the load), not tarfile's (the manifest)
+    with mock.patch.object(image_archive, "open", create=True, side_effect=PermissionError(13, "Permission denied")):
+        run({"path": archive}, client)
+    result = json.loads(capsys.readouterr().out)
+    assert result["failed"] is True
+    assert result["msg"] == "cannot read %s ([Errno 13] Permission denied): run the task with become, or fix the file's permissions" % archive
+    assert not client.load_image.called

@@ -1,13 +1,22 @@
 """overlay_network against a mocked engine: creates, compares, refuses, and writes nothing in check mode."""
 
+import copy
 import json
+import os
 from unittest import mock
 
 import pytest
+import yaml
+from ansible.module_utils._internal import _traceback
+from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible.module_utils.testing import patch_module_args
+from docker.errors import APIError
 
+from ansible_collections.mhnet.cluster.plugins.module_utils import _docker_client
 from ansible_collections.mhnet.cluster.plugins.module_utils._docker_client import NotFound
 from ansible_collections.mhnet.cluster.plugins.modules import overlay_network
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))))
 
 WRITES = ("create_network", "remove_network", "disconnect_container_from_network")
 BRIDGE = {"Name": "bridge", "Id": "b1", "IPAM": {"Config": [{"Subnet": "172.17.0.0/16", "Gateway": "172.17.0.1"}]}}
@@ -51,9 +60,17 @@ def engine(existing=None):
     return client
 
 
+@pytest.fixture(autouse=True)
+def default_engine(monkeypatch):
+    """The default engine, without TLS: no DOCKER_* variable of the machine running the tests leaks in."""
+    for name in [name for name in os.environ if name.startswith("DOCKER_")]:
+        monkeypatch.delenv(name)
+
+
 def run(capsys, client, **args):
+    """Run the module against a mocked SDK client, through the real connect() and its error boundary."""
     args.setdefault("name", "app")
-    with patch_module_args(args), mock.patch.object(overlay_network, "connect", return_value=client), mock.patch.object(
+    with patch_module_args(args), mock.patch.object(_docker_client, "APIClient", return_value=client), mock.patch.object(
         overlay_network, "read_routes", return_value=[("192.168.151.0/24", "eth1")]
     ):
         with pytest.raises(SystemExit):
@@ -212,3 +229,94 @@ def test_removal_with_containers_attached_needs_force(capsys):
     assert result["failed"] is True
     assert "network 'app' has containers attached (web1); removing it would cut them off" in result["msg"]
     assert writes(client) == []
+
+
+def test_a_refusal_by_the_engine_fails_naming_the_call_and_the_engine(capsys, monkeypatch):
+    client = engine()
+    client.create_network.side_effect = APIError("409 Client Error: Conflict (network with name app already exists)")
+    # read _ansible_tracebacks_for afresh: ansible caches it on a module's first failure
+    monkeypatch.setattr(_traceback, "_module_tracebacks_enabled_events", None)
+    result = run(capsys, client, _ansible_tracebacks_for=["error"], **SAME)
+    assert result["failed"] is True
+    assert result["msg"] == ("create_network on the Docker engine at unix:///var/run/docker.sock failed: "
+                             "409 Client Error: Conflict (network with name app already exists)")
+    assert "EngineError" in result["exception"]
+
+
+def test_unreadable_routes_fail_saying_how_to_go_on(capsys):
+    with patch_module_args(dict(name="app", ipam_config=[{"subnet": "10.0.9.0/24"}])), mock.patch.object(
+        _docker_client, "APIClient", return_value=engine()
+    ), mock.patch.object(overlay_network, "read_routes", side_effect=PermissionError(13, "Permission denied")):
+        with pytest.raises(SystemExit):
+            overlay_network.main()
+    result = json.loads(capsys.readouterr().out)
+    assert result["failed"] is True
+    assert result["msg"].startswith("cannot read the host's routes to check subnets for overlaps ([Errno 13] Permission denied)")
+    assert "set check_overlap: false" in result["msg"]
+
+
+# The overlay role's overlay_networks entries take the module's options, checked before any task runs.
+
+def overlay_role_spec():
+    with open(os.path.join(REPO, "roles", "overlay", "meta", "argument_specs.yml")) as handle:
+        return yaml.safe_load(handle)["argument_specs"]["main"]["options"]
+
+
+def module_spec():
+    """The module's own argument spec, as main() builds it."""
+    with patch_module_args(dict(name="app")), mock.patch.object(overlay_network, "AnsibleModule", side_effect=SystemExit) as module:
+        with pytest.raises(SystemExit):
+            overlay_network.main()
+    return module.call_args.kwargs["argument_spec"]
+
+
+def spec_shape(spec):
+    """{option: (type, elements, required, choices, suboptions)} of an argument spec, recursively."""
+    return dict(
+        (name, (option.get("type", "str"), option.get("elements"), bool(option.get("required")), option.get("choices"),
+                spec_shape(option["options"]) if option.get("options") else None))
+        for name, option in spec.items()
+    )
+
+
+def test_the_role_takes_every_option_of_the_module_per_network():
+    module_options = dict((name, option) for name, option in module_spec().items() if name not in _docker_client.DOCKER_COMMON_ARGS)
+    role_options = overlay_role_spec()["overlay_networks"]["options"]
+    # mtu is the one difference: the role also takes "auto" (the cluster interface's MTU less the VXLAN overhead)
+    assert role_options["mtu"]["type"] == "raw" and "auto" in " ".join(role_options["mtu"]["description"])
+    role_shape, module_shape = spec_shape(role_options), spec_shape(module_options)
+    role_shape.pop("mtu"), module_shape.pop("mtu")
+    assert role_shape == module_shape
+    for name, option in role_options.items():
+        assert option.get("description"), "%s is undocumented in the overlay role" % name
+        assert "default" not in option, "%s: the role passes what the entry sets; the module's defaults apply" % name
+
+
+def validate_networks(networks):
+    spec = copy.deepcopy(overlay_role_spec())
+    return ArgumentSpecValidator(spec).validate(dict(overlay_networks=networks)).error_messages
+
+
+def test_the_role_accepts_the_default_and_a_full_entry():
+    assert validate_networks(overlay_role_spec()["overlay_networks"]["default"]) == []
+    assert validate_networks([dict(
+        name="app", state="present", driver="overlay", driver_options={"com.docker.network.driver.overlay.vxlanid_list": "4097"},
+        ipam_config=[dict(subnet="10.0.9.0/24", gateway="10.0.9.1", ip_range="10.0.9.128/25")], attachable=True, internal=False,
+        labels={"tier": "app"}, mtu="auto", encrypted=False, scope="swarm", recreate=False, force=False, check_overlap=True,
+    )]) == []
+
+
+@pytest.mark.parametrize("entry, fragment", [
+    pytest.param(dict(name="app", ipam_confg=[{"subnet": "10.0.9.0/24"}]), "overlay_networks.ipam_confg. Supported parameters include",
+                 id="misspelt option"),
+    pytest.param(dict(name="app", ipam_config=[{"subnet": "10.0.9.0/24", "gatway": "10.0.9.1"}]),
+                 "overlay_networks.ipam_config.gatway. Supported parameters include: gateway, ip_range, subnet", id="misspelt pool key"),
+    pytest.param(dict(ipam_config=[{"subnet": "10.0.9.0/24"}]), "missing required arguments: name", id="no name"),
+    pytest.param(dict(name="app", ipam_config=[{"gateway": "10.0.9.1"}]), "missing required arguments: subnet", id="pool without subnet"),
+    pytest.param(dict(name="app", attachable="sometimes"), "attachable", id="not a boolean"),
+    pytest.param(dict(name="app", labels=["tier=app"]), "labels", id="labels not a dict"),
+    pytest.param(dict(name="app", state="gone"), "state", id="unknown state"),
+])
+def test_the_role_refuses_a_wrong_entry(entry, fragment):
+    errors = validate_networks([entry])
+    assert errors and fragment in " ".join(errors)
