@@ -89,7 +89,7 @@ def local_problems(facts, mode, kernel_min, keystore_backend="consul"):
         problems.append("kernel %s is older than %s, the minimum for overlay networks: upgrade the kernel "
                         "(or lower mhnet_kernel_min if you know better)" % (facts["kernel"], kernel_min))
     if not facts["engine_reachable"]:
-        problems.append("the Docker engine does not answer (%s): install and start Docker" % facts["engine_error"])
+        problems.append("%s: install and start Docker, or fix the connection options (docker_host, TLS)" % facts["engine_error"])
     elif mode == "kv" and version_tuple(facts["engine_version"])[:2] > KV_MODE_LAST_ENGINE:
         problems.append("Docker %s has no cluster-store (removed in 23.0), which the key-value mode needs: "
                         "set mhnet_cluster_mode: swarm, or use a 20.10 engine" % facts["engine_version"])

@@ -98,7 +98,7 @@ def engine(version="20.10.5+dfsg1", kernel="6.1.0", reachable=True):
     (engine(version="23.0.0"), "kv", "3.16", ["Docker 23.0.0 has no cluster-store"]),
     (engine(kernel="3.10.0-1160.el7"), "kv", "3.16", ["kernel 3.10.0-1160.el7 is older than 3.16"]),
     (engine(kernel="6.1.0"), "kv", "99.0", ["kernel 6.1.0 is older than 99.0"]),
-    (engine(reachable=False), "kv", "3.16", ["the Docker engine does not answer (connection refused)"]),
+    (engine(reachable=False), "kv", "3.16", ["connection refused: install and start Docker"]),
 ])
 def test_local_problems(facts, mode, kernel_min, messages):
     problems = local_problems(facts, mode, kernel_min)

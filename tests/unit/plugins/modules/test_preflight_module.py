@@ -78,7 +78,7 @@ def test_an_engine_that_does_not_answer_is_a_problem_not_a_failure(capsys, tmp_p
     assert facts["engine_reachable"] is False
     assert facts["engine_error"] == "the Docker engine at unix:///var/run/docker.sock does not answer: connection refused"
     assert (facts["swarm_state"], facts["swarm_managers"]) == ("", [])
-    assert result["problems"] == ["the Docker engine does not answer (%s): install and start Docker" % facts["engine_error"]]
+    assert result["problems"] == ["%s: install and start Docker, or fix the connection options (docker_host, TLS)" % facts["engine_error"]]
 
 
 def test_problems_fail_the_task_unless_collected(capsys, tmp_path):
