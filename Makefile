@@ -29,10 +29,10 @@ demo: lab-up  ## Bring up the lab and run site.yml against it; ends with the pag
 	$(PLAYBOOK) -i $(LAB_INVENTORY) site.yml
 
 lab-up: venv  ## Build the lab images (cached) and start the lab hosts; writes inventory/lab.yml
-	$(PLAYBOOK) playbooks/lab_up.yml -e lab_inventory_path=$(LAB_INVENTORY)
+	$(PLAYBOOK) lab/lab_up.yml -e lab_inventory_path=$(LAB_INVENTORY)
 
 lab-down: venv  ## Remove the lab hosts, their volumes and networks
-	$(PLAYBOOK) playbooks/lab_down.yml -e lab_inventory_path=$(LAB_INVENTORY)
+	$(PLAYBOOK) lab/lab_down.yml -e lab_inventory_path=$(LAB_INVENTORY)
 
 site: venv  ## Run site.yml against the lab inventory
 	$(PLAYBOOK) -i $(LAB_INVENTORY) site.yml
@@ -53,8 +53,8 @@ sanity: venv  ## ansible-test sanity on a copy placed under ansible_collections/
 	cd $(SANITY_ROOT) && git init -q && git add -A && \
 	  PATH=$(CURDIR)/$(BIN):$$PATH $(CURDIR)/$(BIN)/ansible-test sanity --python 3.11 --color no
 
-unit: venv  ## pytest unit tests (no Docker)
-	$(BIN)/pytest tests/unit
+unit: venv  ## pytest unit tests (no Docker): the collection's and the lab's
+	$(BIN)/pytest tests/unit lab/tests
 
 molecule: venv  ## The molecule scenarios on the lab (real engines)
 	for scenario in default checks etcd generations swarm; do \

@@ -2,17 +2,18 @@
 # Copyright (c) mhnet.cluster contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Docker image helpers shared by modules: archive manifests and content-addressed recipe tags."""
+"""Docker image helpers shared by modules: what a `docker save` archive holds."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import tarfile
 
+from ansible_collections.mhnet.cluster.plugins.module_utils._errors import MhnetError
 
-class ArchiveError(Exception):
+
+class ArchiveError(MhnetError):
     """An image archive that cannot be read."""
 
 
@@ -34,23 +35,3 @@ def archive_images(path):
     if not images:
         raise ArchiveError("%s holds no tagged image: save it with `docker save NAME:TAG`" % path)
     return images
-
-
-def recipe_digest(recipe, context_dir=None, extra_files=None):
-    """A stable digest of a build recipe: its parameters and every file that goes into the build."""
-    digest = hashlib.sha256(json.dumps(recipe, sort_keys=True).encode())
-    files = []
-    if context_dir:
-        for root, dirs, names in os.walk(context_dir):
-            dirs.sort()
-            for name in sorted(names):
-                full = os.path.join(root, name)
-                files.append((os.path.relpath(full, context_dir), full))
-    for dest, src in sorted((extra_files or {}).items()):
-        files.append((dest, src))
-    for rel, full in files:
-        digest.update(rel.encode() + b"\0")
-        with open(full, "rb") as handle:
-            for chunk in iter(lambda: handle.read(1 << 20), b""):
-                digest.update(chunk)
-    return digest.hexdigest()

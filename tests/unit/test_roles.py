@@ -5,15 +5,22 @@ import os
 import pytest
 import yaml
 
-ROLES = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "roles")
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+# The collection's roles, and the project's lab (not part of the collection).
+ROLE_DIRS = ["roles", os.path.join("lab", "roles")]
+ROLES = sorted(os.path.join(parent, name) for parent in ROLE_DIRS for name in os.listdir(os.path.join(REPO, parent)))
 
 
 def load(role, *parts):
-    with open(os.path.join(ROLES, role, *parts)) as handle:
+    with open(os.path.join(REPO, role, *parts)) as handle:
         return yaml.safe_load(handle) or {}
 
 
-@pytest.mark.parametrize("role", sorted(os.listdir(ROLES)))
+def test_the_lab_role_is_checked():
+    assert os.path.join("lab", "roles", "lab") in ROLES
+
+
+@pytest.mark.parametrize("role", ROLES)
 def test_argument_specs_mirror_defaults(role):
     defaults = load(role, "defaults", "main.yml")
     options = load(role, "meta", "argument_specs.yml")["argument_specs"]["main"].get("options") or {}

@@ -12,7 +12,7 @@ import yaml
 INVENTORY = os.path.join(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"], "inventory")
 SITE = os.path.join(os.environ["MOLECULE_PROJECT_DIRECTORY"], "site.yml")
 with open(os.path.join(os.environ["MOLECULE_SCENARIO_DIRECTORY"], "vars", "lab.yml")) as _lab:
-    # The lab's inventory group is its name with dashes as underscores (roles/lab/templates/inventory.yml.j2).
+    # The lab's inventory group is its name with dashes as underscores (lab/roles/lab/templates/inventory.yml.j2).
     LAB_GROUP = yaml.safe_load(_lab)["lab_name"].replace("-", "_")
 
 

@@ -1,4 +1,4 @@
-"""Archive manifests and recipe digests: pure helpers, tested as tables."""
+"""Archive manifests: pure helpers, tested as tables. (Recipe digests belong to the lab: lab/tests.)"""
 
 import io
 import json
@@ -6,7 +6,7 @@ import tarfile
 
 import pytest
 
-from ansible_collections.mhnet.cluster.plugins.module_utils._images import ArchiveError, archive_images, recipe_digest
+from ansible_collections.mhnet.cluster.plugins.module_utils._images import ArchiveError, archive_images
 
 
 def write_archive(path, manifest):
@@ -56,26 +56,3 @@ def test_a_file_that_is_not_an_archive_is_refused(tmp_path):
     path.write_text("hello")
     with pytest.raises(ArchiveError, match="not a readable docker image archive"):
         archive_images(str(path))
-
-
-def test_recipe_digest_is_stable_and_follows_every_input(tmp_path):
-    context = tmp_path / "context"
-    context.mkdir()
-    (context / "Dockerfile").write_text("FROM scratch\n")
-    extra = tmp_path / "extra.deb"
-    extra.write_bytes(b"deb")
-
-    def digest(recipe=None):
-        return recipe_digest(recipe or {"BASE": "x"}, str(context), {"extra.deb": str(extra)})
-
-    first = digest()
-    assert first == digest(), "same inputs, same digest"
-    assert digest({"BASE": "y"}) != first, "a parameter changed"
-    (context / "Dockerfile").write_text("FROM scratch\nCMD [\"sh\"]\n")
-    second = digest()
-    assert second != first, "a context file changed"
-    extra.write_bytes(b"other deb")
-    third = digest()
-    assert third != second, "an extra file changed"
-    (context / "new-file").write_text("x")
-    assert digest() != third, "a file was added to the context"

@@ -1,4 +1,3 @@
-#!/usr/bin/python
 # -*- coding: utf-8 -*-
 # Copyright (c) mhnet.cluster contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
@@ -18,9 +17,18 @@ description:
   - Optionally saves the image to an archive (C(docker save)) that M(mhnet.cluster.image_archive) can load into
     other engines.
   - Runs the C(docker) command line on the target, normally the controller (C(localhost)); C(debootstrap) needs root.
-extends_documentation_fragment:
-  - mhnet.cluster.attributes
-  - mhnet.cluster.attributes.full_support
+notes:
+  - Part of the project's lab (C(lab/roles/lab/library/)), not of the built collection.
+attributes:
+  check_mode:
+    description: Can run in C(check_mode) and return a changed status prediction without modifying the target.
+    support: full
+  diff_mode:
+    description: Returns details on what has changed (or would change in C(check_mode)) when in diff mode.
+    support: full
+  idempotent:
+    description: When run twice in a row outside check mode, with the same arguments, the second run reports no change.
+    support: full
 options:
   name:
     description: Repository of the image, for example C(mhnet-lab/node).
@@ -77,7 +85,7 @@ author:
 
 EXAMPLES = r"""
 - name: Build a Debian bookworm base image
-  mhnet.cluster.lab_image:
+  lab_image:
     name: mhnet-lab/debian
     tag: bookworm
     debootstrap:
@@ -85,7 +93,7 @@ EXAMPLES = r"""
   register: base
 
 - name: Build the nginx workload image on it, and save an archive for air-gapped engines
-  mhnet.cluster.lab_image:
+  lab_image:
     name: mhnet-lab/nginx
     tag: bookworm
     context: "{{ role_path }}/files/images/nginx"
@@ -113,6 +121,8 @@ archive:
 """
 
 import glob
+import hashlib
+import json
 import os
 import shutil
 import tempfile
@@ -120,11 +130,29 @@ import traceback
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.mhnet.cluster.plugins.module_utils._images import recipe_digest
-
 
 # Part of every recipe digest: bump it when the way images are built changes, so old images are not reused.
 BUILD_LOGIC_VERSION = 2
+
+
+def recipe_digest(recipe, context_dir=None, extra_files=None):
+    """A stable digest of a build recipe: its parameters and every file that goes into the build."""
+    digest = hashlib.sha256(json.dumps(recipe, sort_keys=True).encode())
+    files = []
+    if context_dir:
+        for root, dirs, names in os.walk(context_dir):
+            dirs.sort()
+            for name in sorted(names):
+                full = os.path.join(root, name)
+                files.append((os.path.relpath(full, context_dir), full))
+    for dest, src in sorted((extra_files or {}).items()):
+        files.append((dest, src))
+    for rel, full in files:
+        digest.update(rel.encode() + b"\0")
+        with open(full, "rb") as handle:
+            for chunk in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(chunk)
+    return digest.hexdigest()
 
 
 class LabImageBuilder:

@@ -1,0 +1,99 @@
+"""The built collection is the product only, even when built from a working checkout full of other things."""
+
+import os
+import shutil
+import subprocess
+import sys
+import tarfile
+
+import pytest
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+# What a working checkout holds besides the product: the copy of the collection `make lint` leaves in .ansible/,
+# the virtualenv, caches, a private key, an inventory of real hosts, a log, byte code, and the project's own
+# lab, molecule scenarios and tests.
+JUNK = [
+    ".ansible/collections/ansible_collections/mhnet/cluster/plugins/modules/preflight.py",
+    ".ansible/collections/ansible_collections/mhnet/cluster/roles/preflight/tasks/main.yml",
+    ".ansible/collections/ansible_collections/mhnet/cluster/README.md",
+    ".venv/lib/python3.11/site-packages/x.py",
+    ".cache/build/mhnet-cluster-0.0.1.tar.gz",
+    ".cache/collections/x.yml",
+    "id_rsa",
+    "id_rsa.pub",
+    "inventory/prod.yml",
+    "run.log",
+    "notes.md",
+    "mhnet-cluster-0.0.1.tar.gz",
+    "plugins/modules/__pycache__/x.cpython-311.pyc",
+    "plugins/modules/x.pyc",
+    "roles/preflight/tasks/.main.yml.swp",
+    "roles/preflight/tasks/main.yml~",
+    "molecule/extra/molecule.yml",
+    "tests/unit/test_extra.py",
+    "lab/roles/lab/tasks/extra.yml",
+    "playbooks/run.log",
+]
+
+# Top-level entries a built collection may hold.
+PRODUCT = {"MANIFEST.json", "FILES.json", "README.md", "CHANGELOG.md", "LICENSE", "COPYING", "meta", "plugins",
+           "roles", "playbooks", "docs"}
+REQUIRED = ["plugins/modules/preflight.py", "roles/preflight/tasks/main.yml", "meta/runtime.yml", "README.md"]
+FORBIDDEN_PARTS = {"lab", "molecule", "tests", "__pycache__"}
+FORBIDDEN_SUFFIXES = (".pyc", ".log", ".swp", "~", ".tar.gz")
+
+
+def tracked_files():
+    if not os.path.isdir(os.path.join(REPO, ".git")) or shutil.which("git") is None:
+        pytest.skip("needs a git checkout")
+    out = subprocess.run(["git", "ls-files", "-z"], cwd=REPO, capture_output=True, check=True).stdout
+    return [path for path in out.decode().split("\0") if path]
+
+
+def ansible_galaxy():
+    local = os.path.join(os.path.dirname(sys.executable), "ansible-galaxy")
+    return local if os.path.exists(local) else shutil.which("ansible-galaxy")
+
+
+@pytest.fixture(scope="module")
+def built_files(tmp_path_factory):
+    checkout = tmp_path_factory.mktemp("checkout")
+    for path in tracked_files():
+        source = os.path.join(REPO, path)
+        if not os.path.lexists(source):  # deleted in the working tree, not yet committed
+            continue
+        os.makedirs(os.path.join(checkout, os.path.dirname(path)), exist_ok=True)
+        shutil.copy2(source, os.path.join(checkout, path), follow_symlinks=False)
+    for path in JUNK:
+        os.makedirs(os.path.join(checkout, os.path.dirname(path)), exist_ok=True)
+        with open(os.path.join(checkout, path), "w") as handle:
+            handle.write("junk\n")
+    output = tmp_path_factory.mktemp("build")
+    result = subprocess.run([ansible_galaxy(), "collection", "build", "--output-path", str(output), str(checkout)],
+                            capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stdout + result.stderr
+    (tarball,) = output.iterdir()
+    with tarfile.open(tarball) as archive:
+        return [member.name for member in archive.getmembers() if member.isfile()]
+
+
+def test_the_product_is_in_the_tarball(built_files):
+    assert sorted(set(REQUIRED) - set(built_files)) == []
+
+
+def test_only_product_paths_are_in_the_tarball(built_files):
+    assert sorted({name.split("/")[0] for name in built_files} - PRODUCT) == []
+
+
+@pytest.mark.parametrize("junk", JUNK)
+def test_no_junk_is_in_the_tarball(built_files, junk):
+    assert junk not in built_files
+
+
+def test_no_lab_test_cache_or_key_file_is_in_the_tarball(built_files):
+    bad = [name for name in built_files
+           if FORBIDDEN_PARTS & set(name.split("/")) or name.endswith(FORBIDDEN_SUFFIXES)
+           or any(part.startswith(".") for part in name.split("/")) or "id_rsa" in name
+           or name.startswith(("roles/lab", "playbooks/lab_", "plugins/modules/lab_"))]
+    assert bad == []
