@@ -22,20 +22,12 @@ description:
     plan and their own variables. The plan holds the members with their addresses, the placements (control, web and
     probe hosts, keystore peers, managers and workers) and the choices that depend on the mode.
   - Run it once (C(run_once)).
+extends_documentation_fragment:
+  - mhnet.cluster.attributes
+  - mhnet.cluster.attributes.read_only
 attributes:
-  check_mode:
-    description: Can run in C(check_mode) and return a changed status prediction without modifying the target.
-    support: full
-  diff_mode:
-    description: Returns details on what has changed (or would change in C(check_mode)) when in diff mode.
-    support: none
-  idempotent:
-    description: When run twice in a row with the same arguments, the second run reports no change.
-    support: full
-    details:
-      - Reads only.
   action:
-    description: Indicates this has a corresponding action plugin so some parts of the options can be executed on the controller.
+    description: Runs on the controller as an action plugin.
     support: full
 options:
   mode:
