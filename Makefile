@@ -11,7 +11,7 @@ PLAYBOOK := $(BIN)/ansible-playbook
 PIP_BOOTSTRAP_CACHE := $(HOME)/.ansible/test/cache
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 
-.PHONY: help venv demo lab-up lab-down site build test lint sanity unit molecule clean
+.PHONY: help venv demo lab-up lab-down site build test lint sanity unit molecule bench clean
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -60,6 +60,9 @@ molecule: venv  ## The molecule scenarios on the lab (real engines)
 	for scenario in default checks etcd generations swarm; do \
 	  PATH=$(CURDIR)/$(BIN):$$PATH $(CURDIR)/$(BIN)/molecule test -s $$scenario || exit 1; \
 	done
+
+bench: venv  ## Benchmark (issue 8) on its own lab hosts: P1-P4 and the peer playbook; BENCH_ARGS=--quick for 1 round
+	$(BIN)/python bench/run.py $(BENCH_ARGS)
 
 clean: lab-down  ## Remove the lab and local caches (keeps built images)
 	rm -rf .cache $(VENV)

@@ -1,0 +1,1 @@
+../../lab/roles/lab/library/lab_image.py
