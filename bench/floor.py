@@ -24,26 +24,38 @@ SWARM_PORT = 2377
 STACK_NAME = "mhnet"  # the collection's stack_name
 KEEP_ALIVE = "trap 'exit 0' TERM; while :; do sleep 3600 & wait; done"
 
-# Fetch a URL from inside a container, retrying briefly while names spread.
-FETCH = 'for i in $(seq 150); do wget -q -O- "$1" && exit 0; sleep 0.2; done; exit 1'
+# Fetch a URL from inside a container, retrying briefly (for at most 40 s) while names and peers spread.
+FETCH = ('end=$(($(date +%s) + 40)); while [ "$(date +%s)" -lt "$end" ]; do '
+         'wget -q -T 2 -O- "$1" && exit 0; sleep 0.2; done; exit 1')
 
 # Restart the engine and wait until it answers.
 RESTART = "systemctl restart docker.service && timeout 90 sh -c 'until docker info >/dev/null 2>&1; do sleep 0.1; done'"
 
 # Merge cluster-store settings into daemon.json (other keys kept), advertising the interface that holds the
-# cluster address; then restart. $1 store URL, $2 cluster address, $3 advertise port.
+# cluster address; wait until the store has a leader (an engine that finds no store retries only 20 s later);
+# restart. $1 store URL, $2 cluster address, $3 advertise port, $4 the store's leader URL.
 ENGINE_KV = r"""
 set -e
 iface=$(ip -o -4 addr show | awk -v a="$2" '{split($4, p, "/"); if (p[1] == a) print $2}')
 [ -n "$iface" ] || { echo "no interface holds $2" >&2; exit 1; }
-python3 - "$1" "$iface:$3" <<'EOF'
-import json, os, sys
+python3 - "$1" "$iface:$3" "$4" <<'EOF'
+import json, os, sys, time, urllib.request
 path = "/etc/docker/daemon.json"
 config = json.load(open(path)) if os.path.exists(path) and os.path.getsize(path) else {}
 config.update({"cluster-store": sys.argv[1], "cluster-advertise": sys.argv[2]})
 os.makedirs("/etc/docker", exist_ok=True)
 with open(path, "w") as handle:
     json.dump(config, handle, indent=2)
+deadline = time.time() + 60
+while True:
+    try:
+        if json.load(urllib.request.urlopen(sys.argv[3], timeout=2)):
+            break
+    except Exception:
+        pass
+    if time.time() > deadline:
+        sys.exit("the store at %s has no leader after 60 s" % sys.argv[3])
+    time.sleep(0.1)
 EOF
 """ + RESTART
 
@@ -66,7 +78,7 @@ EOF
 """
 
 # Start a container on an overlay network, trying again (at most 3 times) when the engine could not attach it
-# (a swarm worker that has just joined sometimes times out asking the managers). $1 name, then `docker run` args.
+# (a swarm worker can time out asking the managers). $1 name, then `docker run` args.
 RUN = r"""
 name=$1
 for attempt in 1 2 3; do
@@ -74,6 +86,17 @@ for attempt in 1 2 3; do
   docker rm -f "$name" >/dev/null 2>&1
   sleep 0.5
 done
+exit 1
+"""
+
+# Poll the manager until $1 nodes are Ready (at most 60 s).
+NODES_READY = r"""
+end=$(($(date +%s) + 60))
+while [ "$(date +%s)" -lt "$end" ]; do
+  [ "$(docker node ls --format '{{.Status}}' | grep -c '^Ready$')" -ge "$1" ] && exit 0
+  sleep 0.1
+done
+echo "not every node is Ready after 60 s" >&2
 exit 1
 """
 
@@ -105,7 +128,7 @@ def _probe(host, lab, name, network):
 
 
 def _fetch(host, container, url="http://web"):
-    page = dexec(host, "docker exec %s sh -c '%s' fetch %s" % (container, FETCH, url), timeout=60).stdout.decode()
+    page = dexec(host, "docker exec %s sh -c '%s' fetch %s" % (container, FETCH, url), timeout=90).stdout.decode()
     if EXPECT not in page:
         raise BenchError("%s: %s fetched %s but the page lacks %r" % (host.name, container, url, EXPECT))
 
@@ -128,9 +151,11 @@ def kv(lab):
         steps.mark("store started")
 
     def point_engine(host):
-        dexec(host, ENGINE_KV, url, host.address, ADVERTISE_PORT, timeout=120)
+        dexec(host, ENGINE_KV, url, host.address, ADVERTISE_PORT,
+              "http://%s:%d/v1/status/leader" % (store.address, CONSUL_PORT), timeout=180)
+        steps.mark("engine %s restarted" % host.name)
 
-    # The store starts while the engines restart: an engine keeps retrying its store until it answers.
+    # The store starts while the engines write daemon.json; they restart once it has a leader.
     parallel(lambda job: job[0](job[1]), [(start_store, store)] + [(point_engine, host) for host in engines])
     steps.mark("engines restarted")
     expect = ",".join("%s:%d" % (host.address, ADVERTISE_PORT) for host in engines)
@@ -192,6 +217,10 @@ def swarm(lab, mtu=1450):
     # Joins, the network and the stack all go to the manager at once.
     parallel(lambda job: job[0](job[1]), [(join, host) for host in others] + [(network, control), (stack, control)])
     steps.mark("joined, my-net and stack created")
+    # A node that has just joined attaches containers to overlay networks once the managers see it Ready (before
+    # that its attachment requests can time out after 20 s).
+    dexec(control, NODES_READY, len(engines), timeout=90)
+    steps.mark("nodes ready")
 
     def app_probe():
         # The stack's probe: a long-lived busybox on the stack's network, on the probe host (as the probe role).
