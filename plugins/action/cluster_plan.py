@@ -6,9 +6,11 @@
 
 from __future__ import annotations
 
+import copy
+
 from ansible.plugins.action import ActionBase
 
-from ansible_collections.mhnet.cluster.plugins.module_utils._plan import make_plan
+from ansible_collections.mhnet.cluster.plugins.module_utils._plan import CLOCK_SKEW_MAX, DEFAULT_OVERLAY_NETWORKS, make_plan
 
 ARGUMENT_SPEC = dict(
     mode=dict(type="str", choices=["kv", "swarm"], default="kv"),
@@ -16,6 +18,9 @@ ARGUMENT_SPEC = dict(
     keystore_port=dict(type="int", default=0, no_log=False),
     keystore_group=dict(type="str", default="keystore", no_log=False),
     docker_group=dict(type="str", default="docker_hosts"),
+    # raw elements: an entry that is not a mapping is one of the plan's problems, reported with all the others
+    overlay_networks=dict(type="list", elements="raw"),
+    clock_skew_max=dict(type="float", default=CLOCK_SKEW_MAX),
 )
 
 
@@ -27,6 +32,8 @@ class ActionModule(ActionBase):
     def run(self, tmp=None, task_vars=None):
         result = super().run(tmp, task_vars)
         dummy, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
+        if args["overlay_networks"] is None:
+            args["overlay_networks"] = copy.deepcopy(DEFAULT_OVERLAY_NETWORKS)
         hostvars = task_vars["hostvars"]
         groups = task_vars["groups"]
         hosts = {}

@@ -61,6 +61,19 @@ def find_overlaps(subnet, engine_networks, routes, exclude_name=None):
     return overlaps
 
 
+def network_subnets(engine_networks):
+    """[{name, subnets}] of an engine's networks (inspect_network() or networks() results): what find_overlaps reads."""
+    return [dict(name=network.get("Name") or "", subnets=[pool["Subnet"] for pool in (network.get("IPAM") or {}).get("Config") or []
+                                                          if pool.get("Subnet")])
+            for network in engine_networks]
+
+
+def as_engine_networks(summaries):
+    """network_subnets() output back in the engine's shape, for find_overlaps."""
+    return [{"Name": summary.get("name"), "IPAM": {"Config": [{"Subnet": subnet} for subnet in summary.get("subnets") or []]}}
+            for summary in summaries]
+
+
 def read_routes(path="/proc/net/route"):
     """[(destination CIDR, interface)] of the host's IPv4 routing table, without the default route."""
     routes = []

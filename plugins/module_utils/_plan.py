@@ -10,6 +10,18 @@ Nothing here imports Ansible, so every rule is unit-tested on plain dicts.
 
 from __future__ import annotations
 
+import difflib
+import ipaddress
+import re
+
+from ansible_collections.mhnet.cluster.plugins.module_utils._networks import (
+    MTU_OPTION,
+    NetworkSpecError,
+    as_engine_networks,
+    desired_state,
+    find_overlaps,
+    parse_subnet,
+)
 from ansible_collections.mhnet.cluster.plugins.module_utils._swarm import ACTIVE_SWARM_STATES, describe_swarm
 
 # The client port each supported store listens on unless mhnet_keystore_port says otherwise.
@@ -23,6 +35,33 @@ UNSUPPORTED_KEYSTORES = dict(
 # VXLAN adds 50 bytes to every packet an overlay network sends over the cluster interface.
 VXLAN_OVERHEAD = 50
 SWARM_ROLES = ("manager", "worker")
+
+# The overlay role's default list (roles/overlay/defaults/main.yml; a unit test keeps them equal): the preflight role
+# passes overlay_networks only when the inventory sets it, and the plan checks what the overlay phase will create.
+DEFAULT_OVERLAY_NETWORKS = [dict(name="my-net", ipam_config=[dict(subnet="10.0.9.0/24")])]
+# The keys of an overlay_networks entry and of its ipam_config pools: the overlay role's argument spec
+# (roles/overlay/meta/argument_specs.yml; a unit test keeps them equal).
+OVERLAY_KEYS = ("name", "state", "driver", "driver_options", "ipam_config", "attachable", "internal", "labels", "mtu",
+                "encrypted", "scope", "recreate", "force", "check_overlap")
+OVERLAY_POOL_KEYS = ("subnet", "gateway", "ip_range")
+# Network names Docker accepts. Swarm (swarmkit's controlapi validateAnnotations): a DNS name component of at most
+# 63 characters. A key-value engine checks nothing, but resolves and lists the name as it does its other objects'
+# (moby's names.RestrictedNamePattern), so a name like 'my net!' is created and then unusable.
+NETWORK_NAME_RULES = dict(
+    swarm=(re.compile(r"^[a-zA-Z0-9](?:[-_]*[A-Za-z0-9]+)*$"), 63,
+           "letters and digits, joined by single or repeated '-' or '_', at most 63 characters (a DNS name component)"),
+    kv=(re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*$"), 255,
+        "a letter or digit, then letters, digits, '_', '.' or '-'"),
+)
+# Names of networks every engine has (or Docker reserves): an entry of this name would compare with that network.
+PREDEFINED_NETWORKS = ("bridge", "host", "none", "default", "ingress", "docker_gwbridge")
+# Linux refuses an interface MTU below 68 (IPv4's minimum). The overlay driver gives the VXLAN interface and the
+# containers' interfaces the network's MTU less the VXLAN overhead, and less ESP's 26 bytes (and padding to 4) more
+# when the network is encrypted (libnetwork drivers/overlay: maxMTU): the network's MTU is the underlay's.
+LINK_MTU_MIN = 68
+ESP_OVERHEAD = 26
+# Clocks of the hosts may differ by this much (seconds) unless clock_skew_max says otherwise; 0 turns the check off.
+CLOCK_SKEW_MAX = 10.0
 
 
 def member(facts, swarm_role=""):
@@ -156,10 +195,257 @@ def choose_control_host(facts, managers):
     return managers[0] if managers else ""
 
 
+def cluster_subnet_problems(facts, names):
+    """Hosts whose cluster addresses are not all in one subnet (each address's own prefix on its interface).
+
+    A host whose default route is on another network (management) advertises that network's address when no
+    mhnet_cluster_address is given: VXLAN and the store's traffic would then take another path, or none.
+    """
+    subnets = {}
+    for name in names:
+        host = facts.get(name) or {}
+        if not host.get("cluster_address") or not host.get("cluster_prefix"):
+            continue
+        subnet = ipaddress.ip_interface("%s/%d" % (host["cluster_address"], host["cluster_prefix"])).network
+        subnets.setdefault(str(subnet), []).append("%s %s (%s)" % (name, host["cluster_address"], host.get("cluster_interface") or "?"))
+    if len(subnets) < 2:
+        return []
+    return ["the hosts advertise cluster addresses in %d different subnets: %s; every engine and keystore host must "
+            "advertise its address on the one cluster network (a host whose default route is on another network "
+            "advertises that network's address): set mhnet_cluster_address (or mhnet_cluster_interface) for the hosts "
+            "outside it" % (len(subnets), "; ".join("%s: %s" % (subnet, ", ".join(holders)) for subnet, holders in sorted(subnets.items())))]
+
+
+def clock_skew_problems(facts, names, limit=CLOCK_SKEW_MAX):
+    """Clocks further apart than limit seconds (each host's `clock` as preflight read it; hosts without one skipped)."""
+    clocks = dict((name, facts[name]["clock"]) for name in names
+                  if isinstance((facts.get(name) or {}).get("clock"), (int, float)))
+    if not limit or len(clocks) < 2:
+        return []
+    earliest = min(clocks.values())
+    spread = max(clocks.values()) - earliest
+    if spread <= limit:
+        return []
+    return ["the hosts' clocks are %.1f s apart, more than mhnet_clock_skew_max (%g s): %s (seconds after the earliest); "
+            "TLS joins and certificates fail on skewed clocks: synchronise the hosts' clocks (NTP: chrony or "
+            "systemd-timesyncd), or raise mhnet_clock_skew_max if preflight itself takes that long to reach every host "
+            "(hosts beyond the play's forks are read later)"
+            % (spread, limit, ", ".join("%s +%.1f" % (name, clocks[name] - earliest) for name in sorted(clocks, key=clocks.get)))]
+
+
+def _where(index, entry):
+    """How messages name an overlay_networks entry."""
+    name = entry.get("name") if isinstance(entry, dict) else None
+    return "overlay_networks[%d] '%s'" % (index, name) if name else "overlay_networks[%d]" % index
+
+
+def _unknown_keys(where, keys, known):
+    problems = []
+    for key in sorted(set(keys) - set(known), key=str):
+        close = difflib.get_close_matches(str(key), known, n=1)
+        problems.append("%s has an unknown key '%s'%s, which the overlay phase would refuse after the engines changed: "
+                        "fix it (keys: %s)" % (where, key, " (did you mean '%s'?)" % close[0] if close else "", ", ".join(known)))
+    return problems
+
+
+def overlay_key_problems(networks):
+    """Entries of overlay_networks that are not mappings, lack a name, or hold keys the overlay role does not know."""
+    problems = []
+    for index, entry in enumerate(networks):
+        where = _where(index, entry)
+        if not isinstance(entry, dict):
+            problems.append("%s is %r, not a mapping: give each network as a mapping with name, ipam_config, ..." % (where, entry))
+            continue
+        if not entry.get("name") or not isinstance(entry["name"], str):
+            problems.append("%s has no name: give every network a name" % where)
+        problems += _unknown_keys(where, entry, OVERLAY_KEYS)
+        pools = entry.get("ipam_config") or []
+        if not isinstance(pools, list):
+            problems.append("%s: ipam_config is not a list: give a list of pools, for example [{subnet: 10.0.9.0/24}]" % where)
+            continue
+        for pool_index, pool in enumerate(pools):
+            pool_where = "%s ipam_config[%d]" % (where, pool_index)
+            if not isinstance(pool, dict):
+                problems.append("%s is %r, not a mapping: give each pool as subnet: ..., gateway: ..., ip_range: ..." % (pool_where, pool))
+            else:
+                problems += _unknown_keys(pool_where, pool, OVERLAY_POOL_KEYS)
+    return problems
+
+
+def _present_entries(networks):
+    """(index, entry) of the well-formed entries that are to exist (state present, the default)."""
+    return [(index, entry) for index, entry in enumerate(networks)
+            if isinstance(entry, dict) and isinstance(entry.get("name"), str) and entry["name"]
+            and entry.get("state", "present") != "absent"]
+
+
+def overlay_name_problems(networks, mode):
+    """Names Docker would refuse (swarm) or create and then not resolve (key-value), Docker's own names, and names
+    given twice."""
+    pattern, longest, rule = NETWORK_NAME_RULES.get(mode, NETWORK_NAME_RULES["swarm"])
+    problems = []
+    for index, entry in _present_entries(networks):
+        name = entry["name"]
+        if name in PREDEFINED_NETWORKS:
+            problems.append("%s: '%s' is the name of a network Docker makes itself: give the network another name" % (_where(index, entry), name))
+        elif not pattern.match(name) or len(name) > longest:
+            problems.append("%s: '%s' is not a network name Docker accepts in %s mode (%s): rename it, for example '%s'"
+                            % (_where(index, entry), name, "swarm" if mode == "swarm" else "key-value", rule,
+                               re.sub(r"[^a-zA-Z0-9]+", "-", name).strip("-") or "my-net"))
+    seen = {}
+    for index, entry in enumerate(networks):
+        if isinstance(entry, dict) and isinstance(entry.get("name"), str) and entry["name"]:
+            seen.setdefault(entry["name"], []).append(index)
+    problems += ["network '%s' is given %d times in overlay_networks (entries %s): keep one entry per network"
+                 % (name, len(indexes), ", ".join(str(index) for index in indexes)) for name, indexes in sorted(seen.items()) if len(indexes) > 1]
+    return problems
+
+
+def _pools(networks):
+    """[(index, entry, subnet)] for every pool with a valid subnet, of the entries that are to exist."""
+    found = []
+    for index, entry in _present_entries(networks):
+        pools = entry.get("ipam_config")
+        for pool in pools if isinstance(pools, list) else []:
+            try:
+                found.append((index, entry, parse_subnet(pool.get("subnet") if isinstance(pool, dict) else None)))
+            except NetworkSpecError:
+                continue
+    return found
+
+
+def overlay_subnet_problems(networks):
+    """Pools that are not CIDR networks (host bits set, gateway or range outside), and subnets overlapping each other
+    within the list."""
+    problems = []
+    for index, entry in _present_entries(networks):
+        pools = entry.get("ipam_config")
+        if not isinstance(pools, list) or not all(isinstance(pool, dict) for pool in pools):
+            continue
+        try:
+            desired_state(dict(ipam_config=pools))
+        except NetworkSpecError as exc:
+            problems.append("%s: %s" % (_where(index, entry), exc))
+    pools = _pools(networks)
+    for position, (index, entry, subnet) in enumerate(pools):
+        for other_index, other, other_subnet in pools[:position]:
+            if other_subnet.version == subnet.version and other_subnet.overlaps(subnet):
+                problems.append("%s subnet %s overlaps %s subnet %s: give each network a subnet of its own"
+                                % (_where(index, entry), subnet, _where(other_index, other), other_subnet))
+    return problems
+
+
+def overlay_overlap_problems(networks, facts, engines):
+    """Subnets of the list that overlap a network or a route on any engine (docker0, docker_gwbridge, the cluster and
+    management networks...): containers could not reach those addresses. A network of the entry's own name is the
+    entry itself (a re-run); an entry with check_overlap: false is not checked."""
+    problems = []
+    for index, entry, subnet in _pools(networks):
+        if entry.get("check_overlap") is False:
+            continue
+        by_overlaps = {}
+        for name in engines:
+            host = facts.get(name) or {}
+            overlaps = find_overlaps(subnet, as_engine_networks(host.get("engine_networks") or []), host.get("routes") or [],
+                                     exclude_name=entry["name"])
+            if overlaps:
+                by_overlaps.setdefault(", ".join(overlaps), []).append(name)
+        if by_overlaps:
+            problems.append("%s subnet %s overlaps %s: choose a subnet that no engine uses (or set check_overlap: false on "
+                            "the entry if the overlap is intended)" % (_where(index, entry), subnet, "; ".join(
+                                "on %s: %s" % (" and ".join(names), overlaps) for overlaps, names in sorted(by_overlaps.items(), key=lambda item: item[1]))))
+    return problems
+
+
+def _encrypted(entry):
+    """Whether an entry asks for an encrypted network (encrypted: true, or the driver option without encrypted: false)."""
+    if entry.get("encrypted") is not None:
+        return bool(entry["encrypted"])
+    return "encrypted" in (entry.get("driver_options") if isinstance(entry.get("driver_options"), dict) else {})
+
+
+def overlay_mtu_problems(networks, facts, engines):
+    """MTUs the overlay driver cannot use over every engine's cluster interface.
+
+    The network's MTU is the underlay's: the driver gives the VXLAN interface and the containers that MTU less 50
+    bytes (76 and padding when encrypted), which Linux refuses below 68, and sends packets of up to that MTU over the
+    cluster interface, which must carry them without fragments. `auto` (the plan's auto_mtu) is always within.
+    """
+    mtus = dict((name, (facts[name].get("cluster_mtu"), facts[name].get("cluster_interface"))) for name in engines
+                if (facts.get(name) or {}).get("cluster_mtu"))
+    smallest = min(mtu for mtu, dummy in mtus.values()) if mtus else 0
+    problems = []
+    for index, entry in _present_entries(networks):
+        value = entry.get("mtu")
+        if value is None and isinstance(entry.get("driver_options"), dict):
+            value = entry["driver_options"].get(MTU_OPTION)
+        if value is None or value == "auto":
+            continue
+        where = _where(index, entry)
+        if isinstance(value, bool) or not str(value).strip().isdigit():
+            problems.append("%s: mtu %r is neither a number nor auto: give the MTU of the cluster interfaces (%s) or auto"
+                            % (where, value, smallest or 1500))
+            continue
+        value = int(str(value).strip())
+        lowest = LINK_MTU_MIN + VXLAN_OVERHEAD + (ESP_OVERHEAD if _encrypted(entry) else 0)
+        if value < lowest:
+            problems.append("%s: mtu %d is too small: Docker gives the VXLAN interface and the containers the network's MTU "
+                            "less %d bytes%s, and Linux refuses an interface below %d bytes (containers would fail with "
+                            "'error creating vxlan interface: invalid argument'): give at least %d, or mtu: auto"
+                            % (where, value, lowest - LINK_MTU_MIN, " (VXLAN and IPsec)" if _encrypted(entry) else " (VXLAN)",
+                               LINK_MTU_MIN, lowest))
+        elif smallest and value > smallest:
+            narrow = ", ".join("%s (%d on %s)" % (name, mtu, interface) for name, (mtu, interface) in sorted(mtus.items()) if mtu < value)
+            problems.append("%s: mtu %d is more than the cluster interface MTU of %s: the network's MTU is what VXLAN "
+                            "packets take on that interface, so they would be fragmented or dropped: give at most %d, or mtu: auto"
+                            % (where, value, narrow, smallest))
+        elif not smallest and value - VXLAN_OVERHEAD > 65535:
+            problems.append("%s: mtu %d is more than Linux allows an interface (65535) plus the VXLAN overhead: give the MTU of "
+                            "the cluster interfaces, or mtu: auto" % (where, value))
+    return problems
+
+
+def overlay_encryption_problems(networks, mode, facts, engines):
+    """Encrypted networks where they cannot work: key-value mode (engines exchange IPsec keys through the swarm only)
+    and engines whose kernel cannot hold the IPsec state Docker adds (preflight's ipsec_supported false)."""
+    problems = []
+    for index, entry in _present_entries(networks):
+        if not _encrypted(entry):
+            continue
+        where = _where(index, entry)
+        if mode == "kv":
+            problems.append("%s: encrypted: true needs swarm mode: engines exchange the IPsec keys through the swarm, and in "
+                            "key-value mode containers fail to join with 'cannot join secure network: encryption keys not "
+                            "present': remove encrypted, or set mhnet_cluster_mode: swarm" % where)
+        failing = {}
+        for name in engines:
+            host = facts.get(name) or {}
+            if host.get("ipsec_supported") is False:
+                failing.setdefault(host.get("ipsec_error") or "refused", []).append(name)
+        for why, names in sorted(failing.items()):
+            problems.append("%s: encrypted: true needs IPsec in every engine's kernel, and the kernel of %s cannot hold the "
+                            "ESP state Docker adds (rfc4106(gcm(aes)); the kernel said: %s): use a kernel with ESP and "
+                            "AES-GCM (modules esp4 and gcm, or CONFIG_INET_ESP and CONFIG_CRYPTO_GCM built in), or remove "
+                            "encrypted" % (where, " and ".join(names), why))
+    return problems
+
+
+def overlay_problems(networks, mode, facts, engines):
+    """Every rule on overlay_networks, over the whole list at once and against every engine."""
+    networks = networks or []
+    if not isinstance(networks, list):
+        return ["overlay_networks is %r, not a list: give a list of networks, for example [{name: my-net, ipam_config: "
+                "[{subnet: 10.0.9.0/24}]}]" % (networks,)]
+    return (overlay_key_problems(networks) + overlay_name_problems(networks, mode) + overlay_subnet_problems(networks)
+            + overlay_overlap_problems(networks, facts, engines) + overlay_mtu_problems(networks, facts, engines)
+            + overlay_encryption_problems(networks, mode, facts, engines))
+
+
 def make_plan(settings, hosts, keystores, engines):
     """(problems, plan) for the play.
 
-    settings: mode, keystore_backend, keystore_port (0: the backend's own).
+    settings: mode, keystore_backend, keystore_port (0: the backend's own); overlay_networks (the overlay role's list,
+    none when absent), clock_skew_max (seconds, CLOCK_SKEW_MAX when absent, 0: not checked).
     hosts: every host of the play -> {'facts': its mhnet_host fact or None, 'swarm_role': str, 'force_rejoin': bool}.
     keystores, engines: inventory names of the keystore and engine groups, in inventory order.
     """
@@ -194,6 +480,11 @@ def make_plan(settings, hosts, keystores, engines):
         keystore_problems, plan["keystore"] = keystore_plan(settings["keystore_backend"], settings.get("keystore_port"),
                                                             keystores, plan["members"])
         problems += keystore_problems
+    # The hosts that talk to each other: the engines, and the keystore hosts in key-value mode.
+    cluster = [name for name in sorted(facts) if name in engines or (mode == "kv" and name in keystores)]
+    problems += cluster_subnet_problems(facts, cluster)
+    problems += clock_skew_problems(facts, cluster, settings.get("clock_skew_max", CLOCK_SKEW_MAX))
+    problems += overlay_problems(settings.get("overlay_networks"), mode, facts, engines)
     # Cluster-wide calls go to a manager; the web server runs on the first engine and is fetched from the last.
     plan["control_host"] = control_host
     plan["web_host"] = engines[0] if engines else ""

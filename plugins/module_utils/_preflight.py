@@ -98,3 +98,29 @@ def local_problems(facts, mode, kernel_min, keystore_backend="consul"):
                         "set mhnet_keystore_backend to one of those, or install an engine build with %s"
                         % (facts["engine_version"], keystore_backend, ", ".join(facts["kv_backends"]) or "none", keystore_backend))
     return problems
+
+
+def address_prefix(addresses, interface, address):
+    """Prefix length of address on interface, from parse_ip_addr() output (0 when it is not there)."""
+    return next((prefix for name, addr, prefix in addresses if name == interface and addr == address), 0)
+
+
+# What Docker's encrypted overlay adds for each peer (libnetwork drivers/overlay/encryption.go): an ESP security
+# association in transport mode with the AEAD rfc4106(gcm(aes)) and a 64-bit ICV. `ip xfrm state add` of the same,
+# run inside a network namespace of its own (unshare --net) that vanishes when the command exits: the kernel answers
+# as it would answer the engine, and the host's own IPsec state never changes. (/proc/net/xfrm_stat and an empty
+# `ip xfrm state` cannot tell: they exist on kernels that then refuse ESP with "function not implemented".)
+IPSEC_PROBE_ARGS = ["xfrm", "state", "add", "src", "192.0.2.1", "dst", "192.0.2.2", "proto", "esp", "spi", "0x00000100",
+                    "reqid", "1", "mode", "transport", "aead", "rfc4106(gcm(aes))", "0x" + "01" * 20, "64"]
+# Answers that say the probe could not run, not that the kernel lacks IPsec.
+IPSEC_PROBE_UNKNOWN = ("unshare", "operation not permitted", "permission denied")
+
+
+def ipsec_support(rc, stderr):
+    """(True | False | None, why) from the probe's exit code and error output; None: the probe could not tell."""
+    text = " ".join((stderr or "").split())
+    if rc == 0:
+        return True, ""
+    if not text or any(marker in text.lower() for marker in IPSEC_PROBE_UNKNOWN):
+        return None, text or "the probe exited with %d and said nothing" % rc
+    return False, text

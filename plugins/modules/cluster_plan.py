@@ -15,9 +15,15 @@ description:
     M(mhnet.cluster.preflight)), its C(mhnet_swarm_role) and C(mhnet_swarm_force_rejoin), and the inventory groups.
   - Applies every rule that involves more than one host, and reports in one failure every problem of every host,
     each naming the hosts involved and saying what to do. Rules include a hostname or cluster address used twice,
-    an even number of swarm managers or keystore hosts, an engine in another swarm than the one this play forms,
-    a swarm role given in key-value mode, every engine a worker, and a store that cannot hold overlay networks
+    cluster addresses in different subnets, clocks further apart than O(clock_skew_max), an even number of swarm
+    managers or keystore hosts, an engine in another swarm than the one this play forms, a swarm role given in
+    key-value mode, every engine a worker, and a store that cannot hold overlay networks
     (ZooKeeper, U(https://github.com/moby/libnetwork/issues/2006)).
+  - Checks O(overlay_networks) as one list, before anything changes, for keys the overlay role does not know, names Docker
+    would refuse (or not resolve) and names given twice, subnets that are not CIDR networks or overlap each other, a
+    network or a route on any engine (C(docker0), C(docker_gwbridge), the cluster and management networks), MTUs the
+    overlay driver cannot use over every engine's cluster interface, and encryption in key-value mode or on an engine
+    whose kernel cannot hold IPsec state.
   - When there is no problem, publishes the C(mhnet_cluster) fact to every host of the play. Roles read only that
     plan and their own variables. The plan holds the members with their addresses, the placements (control, web and
     probe hosts, keystore peers, managers and workers) and the choices that depend on the mode.
@@ -51,6 +57,23 @@ options:
     description: Inventory group of the engines that form the cluster.
     type: str
     default: docker_hosts
+  overlay_networks:
+    description:
+      - The overlay networks the overlay role will create (its C(overlay_networks); each entry holds
+        M(mhnet.cluster.overlay_network) options), checked here as a whole list against every engine.
+      - When left out, the overlay role's default list (C(my-net) with the subnet C(10.0.9.0/24)). V([]) checks nothing.
+      - "An entry's C(mtu) is the underlay's MTU: the overlay driver gives the VXLAN interface and the
+        containers 50 bytes less (76 and padding when encrypted). It must be at least 118 (144 encrypted), Linux's 68
+        plus that overhead, and at most the smallest cluster interface MTU of the engines; V(auto) is always accepted."
+    type: list
+    elements: raw
+  clock_skew_max:
+    description:
+      - Largest difference, in seconds, between the clocks of the engines (and keystore hosts in C(kv) mode) as
+        M(mhnet.cluster.preflight) read them; V(0) turns the check off.
+      - The difference includes the time preflight takes to reach every host (hosts beyond the play's forks run later).
+    type: float
+    default: 10
 author:
   - mhnet.cluster maintainers (@mhnet-cluster)
 """
@@ -66,6 +89,13 @@ EXAMPLES = r"""
     mode: swarm
   run_once: true
 
+- name: Check the overlay networks too, and allow 30 s between clocks
+  mhnet.cluster.cluster_plan:
+    mode: swarm
+    overlay_networks: "{{ overlay_networks }}"
+    clock_skew_max: 30
+  run_once: true
+
 - name: Later phases read only the plan
   ansible.builtin.debug:
     msg: "web runs on {{ mhnet_cluster.web_host }} at {{ mhnet_cluster.members[mhnet_cluster.web_host].address }}"
@@ -77,7 +107,10 @@ problems:
   returned: always
   type: list
   elements: str
-  sample: ["hostname 'node' is used by mhs-demo0 and mhs-demo1; the key-value store identifies engines by hostname: give each host a unique hostname"]
+  sample:
+    - "hostname 'node' is used by mhs-demo0 and mhs-demo1; the key-value store identifies engines by hostname: give each host a unique hostname"
+    - "overlay_networks[1] 'app' subnet 172.17.0.0/16 overlaps on mhs-demo0 and mhs-demo1: network 'bridge' (172.17.0.0/16), route
+      172.17.0.0/16 on docker0: choose a subnet that no engine uses (or set check_overlap: false on the entry if the overlap is intended)"
 ansible_facts:
   description: The plan, published to every host of the play.
   returned: success

@@ -12,13 +12,15 @@ short_description: Inspect one cluster host and find what would stop the cluster
 version_added: 0.1.0
 description:
   - Gathers what the cluster needs to know about a host (kernel release, the hostname the engine reports, engine
-    version, the cluster interface and its IPv4 address, the engine's C(daemon.json)) and publishes it as the
-    C(mhnet_host) fact.
+    version, the cluster interface and its IPv4 address and prefix, the engine's C(daemon.json), the engine's networks
+    and the host's IPv4 routes, the host's clock) and publishes it as the C(mhnet_host) fact.
   - Checks what can be checked on the host alone (kernel minimum, engine reachable, engine version suits the mode,
     cluster interface present, C(daemon.json) readable and suited to the mode) and reports every problem found,
     each with what to do.
-  - Checks across hosts (unique hostnames, distinct addresses, swarms) are M(mhnet.cluster.cluster_plan)'s.
-  - Changes nothing on the host.
+  - Checks across hosts (unique hostnames, distinct addresses and one subnet, swarms, clocks, the overlay networks
+    against every engine's networks and routes) are M(mhnet.cluster.cluster_plan)'s.
+  - Changes nothing on the host. The IPsec probe (O(check_ipsec)) adds its test state inside a network namespace of
+    its own, which the kernel removes when the probe exits.
 extends_documentation_fragment:
   - mhnet.cluster.attributes
   - mhnet.cluster.attributes.read_only
@@ -53,6 +55,15 @@ options:
     description: Path of the engine's configuration file.
     type: path
     default: /etc/docker/daemon.json
+  check_ipsec:
+    description:
+      - Find whether the kernel can hold the IPsec state an encrypted overlay network needs, with the same request the
+        engine makes (C(ip xfrm state add), ESP with C(rfc4106(gcm(aes)))) inside a throwaway network namespace
+        (C(unshare --net)). The answer is C(ipsec_supported) in the fact.
+      - Off by default; the preflight role sets it when an entry of C(overlay_networks) asks for encryption, because a
+        kernel that has ESP as modules loads them to answer.
+    type: bool
+    default: false
   fail_on_problems:
     description:
       - Fail when a problem is found. Set to V(false) to collect every host's problems and report them together
@@ -61,6 +72,7 @@ options:
     default: true
 requirements:
   - C(ip) from iproute2 on the target host
+  - C(unshare) from util-linux on the target host, for O(check_ipsec)
 author:
   - mhnet.cluster maintainers (@mhnet-cluster)
 """
@@ -75,6 +87,12 @@ EXAMPLES = r"""
   mhnet.cluster.preflight:
     advertise_address: "{{ mhnet_cluster_address }}"
     fail_on_problems: false
+
+- name: Also find whether the kernel can carry encrypted overlay networks
+  mhnet.cluster.preflight:
+    mode: swarm
+    check_ipsec: true
+    fail_on_problems: false
 """
 
 RETURN = r"""
@@ -87,6 +105,12 @@ ansible_facts:
       description:
         - What later phases need to know about the host. Engine facts are empty (and C(engine_error) says why) when the
           engine does not answer; C(kv_backends) is null outside the key-value mode or without a local C(dockerd).
+        - C(cluster_prefix) is the prefix length of the cluster address on its interface (0 when there is none).
+          C(engine_networks) lists the engine's networks with their subnets, C(routes) the host's IPv4 routes other than
+          the default as [destination, interface] pairs. C(clock) is the host's time (seconds since the epoch) when the
+          module started.
+        - C(ipsec_supported) is true or false when O(check_ipsec) found out, null when it was not asked or could not
+          tell; C(ipsec_error) is what the kernel (or the probe) said.
       type: dict
       returned: always
       sample:
@@ -99,6 +123,15 @@ ansible_facts:
         cluster_interface: eth1
         cluster_address: 192.168.151.3
         cluster_mtu: 1500
+        cluster_prefix: 24
+        engine_networks:
+          - {name: bridge, subnets: [172.17.0.0/16]}
+          - {name: host, subnets: []}
+          - {name: none, subnets: []}
+        routes: [[192.168.151.0/24, eth1], [172.17.0.0/16, docker0]]
+        clock: 1795860000.25
+        ipsec_supported: false
+        ipsec_error: "Error: Requested AEAD algorithm not found."
         kv_backends: [consul, etcd, zookeeper]
         swarm_state: inactive
         swarm_node_id: ""
@@ -119,6 +152,7 @@ problems:
 import copy
 import platform
 import socket
+import time
 import traceback
 
 from ansible.module_utils.basic import AnsibleModule
@@ -130,10 +164,14 @@ from ansible_collections.mhnet.cluster.plugins.module_utils._docker_client impor
     connect,
 )
 from ansible_collections.mhnet.cluster.plugins.module_utils._errors import MhnetError
+from ansible_collections.mhnet.cluster.plugins.module_utils._networks import network_subnets, read_routes
 from ansible_collections.mhnet.cluster.plugins.module_utils._preflight import (
+    IPSEC_PROBE_ARGS,
+    address_prefix,
     choose_advertise,
     compiled_kv_backends,
     daemon_json_problem,
+    ipsec_support,
     local_problems,
     parse_ip_addr,
 )
@@ -148,14 +186,15 @@ def engine_facts(params):
     """What the engine says about itself; an engine that does not answer is a fact (and a problem), not a failure."""
     try:
         client = connect(params)
-        version, info = client.version(), client.info()
+        version, info, networks = client.version(), client.info(), client.networks()
     except EngineError as exc:
         facts = dict(engine_reachable=False, engine_error=str(exc), engine_version="", engine_api_version="",
-                     hostname=socket.gethostname())
+                     hostname=socket.gethostname(), engine_networks=[])
         facts.update(swarm_facts({}))
         return facts
     facts = dict(engine_reachable=True, engine_error="", engine_version=version.get("Version", ""),
-                 engine_api_version=version.get("ApiVersion", ""), hostname=info.get("Name") or socket.gethostname())
+                 engine_api_version=version.get("ApiVersion", ""), hostname=info.get("Name") or socket.gethostname(),
+                 engine_networks=network_subnets(networks))
     facts.update(swarm_facts(info))
     return facts
 
@@ -181,19 +220,42 @@ def kv_backends(module):
                              % (dockerd, exc)) from exc
 
 
+def host_routes():
+    """The host's IPv4 routes but the default, as [destination, interface] pairs."""
+    try:
+        return [list(route) for route in read_routes()]
+    except OSError as exc:
+        raise PreflightError("cannot read the host's routes from /proc/net/route (%s): run preflight on a Linux host" % exc) from exc
+
+
+def ipsec_facts(module, ip):
+    """ipsec_supported (True, False or None: not asked, or the probe could not tell) and ipsec_error."""
+    if not module.params["check_ipsec"]:
+        return dict(ipsec_supported=None, ipsec_error="")
+    unshare = module.get_bin_path("unshare")
+    if not unshare:
+        return dict(ipsec_supported=None, ipsec_error="unshare (util-linux) is not installed, so the IPsec probe did not run")
+    rc, dummy, err = module.run_command([unshare, "--net", "--", ip] + IPSEC_PROBE_ARGS)
+    supported, why = ipsec_support(rc, err)
+    return dict(ipsec_supported=supported, ipsec_error=why)
+
+
 def inspect_host(module):
     """Every fact about the host and every problem found on it (facts["problems"])."""
     p = module.params
-    facts = dict(kernel=platform.release())
+    # First, so that the hosts' clocks are read as close together as the play's forks allow.
+    facts = dict(clock=time.time(), kernel=platform.release())
     facts.update(engine_facts(p))
     ip = module.get_bin_path("ip", required=True)
     dummy, addr_out, dummy2 = module.run_command([ip, "-o", "-4", "addr", "show"], check_rc=True)
     dummy, route_out, dummy2 = module.run_command([ip, "-o", "-4", "route", "show", "default"], check_rc=True)
     route = route_out.split()
     default_interface = route[route.index("dev") + 1] if "dev" in route else None
-    interface, address, advertise_problem = choose_advertise(
-        parse_ip_addr(addr_out), p["advertise_interface"], p["advertise_address"], default_interface)
-    facts.update(cluster_interface=interface or "", cluster_address=address or "", cluster_mtu=interface_mtu(interface))
+    addresses = parse_ip_addr(addr_out)
+    interface, address, advertise_problem = choose_advertise(addresses, p["advertise_interface"], p["advertise_address"], default_interface)
+    facts.update(cluster_interface=interface or "", cluster_address=address or "", cluster_mtu=interface_mtu(interface),
+                 cluster_prefix=address_prefix(addresses, interface, address), routes=host_routes())
+    facts.update(ipsec_facts(module, ip))
     facts["kv_backends"] = kv_backends(module)
     try:
         problems = local_problems(facts, p["mode"], p["kernel_min"], p["keystore_backend"])
@@ -213,6 +275,7 @@ def main():
         advertise_address=dict(type="str"),
         advertise_interface=dict(type="str"),
         daemon_json=dict(type="path", default="/etc/docker/daemon.json"),
+        check_ipsec=dict(type="bool", default=False),
         fail_on_problems=dict(type="bool", default=True),
     )
     module = AnsibleModule(argument_spec=argument_spec, required_together=DOCKER_REQUIRED_TOGETHER, supports_check_mode=True)

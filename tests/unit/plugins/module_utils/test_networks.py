@@ -8,9 +8,11 @@ from ansible_collections.mhnet.cluster.plugins.module_utils._errors import Mhnet
 from ansible_collections.mhnet.cluster.plugins.module_utils._networks import (
     NetworkConflictError,
     NetworkSpecError,
+    as_engine_networks,
     desired_state,
     find_overlaps,
     network_differences,
+    network_subnets,
     network_summary,
     parse_subnet,
     read_routes,
@@ -235,3 +237,13 @@ def test_network_summary_without_desired_shows_the_whole_network():
 def test_network_errors_are_mhnet_errors(error):
     # overlay_network's main() catches MhnetError only
     assert issubclass(error, MhnetError)
+
+
+def test_network_subnets_keep_what_find_overlaps_reads():
+    summaries = network_subnets(ENGINE_NETWORKS)
+    assert summaries == [dict(name="bridge", subnets=["172.17.0.0/16"]), dict(name="docker_gwbridge", subnets=["172.18.0.0/16"]),
+                         dict(name="host", subnets=[]), dict(name="none", subnets=[]),
+                         dict(name="v6", subnets=["fd00:1::/64", "not-a-cidr"]), dict(name="app", subnets=["10.0.9.0/24"])]
+    for subnet in ("172.17.0.0/16", "172.18.5.0/24", "10.0.0.0/8", "fd00:1::/48", "10.0.10.0/24"):
+        network = ipaddress.ip_network(subnet)
+        assert find_overlaps(network, as_engine_networks(summaries), ROUTES) == find_overlaps(network, ENGINE_NETWORKS, ROUTES)

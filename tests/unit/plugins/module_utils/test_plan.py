@@ -243,3 +243,254 @@ def test_cluster_wide_calls_go_through_a_planned_manager_that_already_manages_th
     assert problems == []
     assert plan["control_host"] == "n2" and plan["swarm"]["managers"] == ["n1", "n2", "n3"]
     assert plan["web_host"] == "n1" and plan["swarm"]["control_leaves"] is False
+
+
+# --- Rules on what would be refused only after a change: cluster subnets, clocks, the overlay_networks list ---
+
+import os  # noqa: E402
+
+import yaml  # noqa: E402
+
+# not the action plugin: importing Ansible's controller side would switch module tracebacks off for later tests
+from ansible_collections.mhnet.cluster.plugins.module_utils._plan import (  # noqa: E402
+    DEFAULT_OVERLAY_NETWORKS,
+    OVERLAY_KEYS,
+    OVERLAY_POOL_KEYS,
+)
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))))
+BLANK_ENGINE = dict(
+    cluster_prefix=24, clock=1795860000.0, ipsec_supported=None, ipsec_error="",
+    engine_networks=[dict(name="bridge", subnets=["172.17.0.0/16"]), dict(name="host", subnets=[]), dict(name="none", subnets=[])],
+    routes=[["192.168.151.0/24", "eth1"], ["192.168.150.0/24", "eth0"], ["172.17.0.0/16", "docker0"]],
+)
+
+
+def lab_host(name, address, **overrides):
+    return host(name, address, **dict(BLANK_ENGINE, **overrides))
+
+
+def lab(**overrides):
+    """The tutorial's hosts with everything preflight gathers; overrides: {name: {fact: value}}."""
+    addresses = {"mh-keystore": "192.168.151.2", "mhs-demo0": "192.168.151.3", "mhs-demo1": "192.168.151.4"}
+    return dict((name, lab_host(name, address, **overrides.get(name, {}))) for name, address in addresses.items())
+
+
+def test_the_plan_of_a_full_lab_is_unchanged_by_the_new_facts():
+    problems, plan = plan_for(lab(), overlay_networks=DEFAULT_OVERLAY_NETWORKS, clock_skew_max=10)
+    assert problems == []
+    assert plan == plan_for(TUTORIAL)[1] | dict(members=plan["members"])
+    assert set(plan["members"]["mhs-demo0"]) == {"hostname", "address", "interface", "mtu", "engine_version", "swarm_role", "swarm_node_id"}
+
+
+@pytest.mark.parametrize("overrides, mode, problem", [
+    pytest.param({}, "kv", None, id="one subnet"),
+    pytest.param({"mhs-demo1": dict(cluster_address="192.168.151.200", cluster_prefix=25)}, "kv",
+                 "the hosts advertise cluster addresses in 2 different subnets: 192.168.151.0/24: mh-keystore 192.168.151.2 (eth1), "
+                 "mhs-demo0 192.168.151.3 (eth1); 192.168.151.128/25: mhs-demo1 192.168.151.200 (eth1); every engine and keystore "
+                 "host must advertise its address on the one cluster network (a host whose default route is on another network "
+                 "advertises that network's address): set mhnet_cluster_address (or mhnet_cluster_interface) for the hosts outside it",
+                 id="prefixes differ"),
+    pytest.param({"mhs-demo1": dict(cluster_address="192.168.150.4", cluster_interface="eth0")}, "kv",
+                 "192.168.150.0/24: mhs-demo1 192.168.150.4 (eth0); 192.168.151.0/24: mh-keystore 192.168.151.2 (eth1), "
+                 "mhs-demo0 192.168.151.3 (eth1)", id="the management address of one engine"),
+    pytest.param({"mh-keystore": dict(cluster_address="192.168.150.2")}, "kv", "192.168.150.0/24: mh-keystore 192.168.150.2",
+                 id="a keystore host in key-value mode"),
+    pytest.param({"mh-keystore": dict(cluster_address="192.168.150.2")}, "swarm", None, id="keystore hosts do not count in swarm mode"),
+    pytest.param({"mhs-demo1": dict(cluster_address="192.168.150.4", cluster_prefix=0)}, "kv", None,
+                 id="a host without a prefix is skipped"),
+])
+def test_every_host_advertises_an_address_in_one_subnet(overrides, mode, problem):
+    problems, dummy = plan_for(lab(**overrides), mode=mode, overlay_networks=[])
+    assert (problems == []) if problem is None else (len(problems) == 1 and problem in problems[0]), problems
+
+
+@pytest.mark.parametrize("offsets, limit, problem", [
+    pytest.param((0, 0.4, 3.2), 10, None, id="within the limit"),
+    pytest.param((0, 0, 10.0), 10, None, id="at the limit"),
+    pytest.param((0, 42.25, 0.5), 10,
+                 "the hosts' clocks are 42.2 s apart, more than mhnet_clock_skew_max (10 s): mh-keystore +0.0, mhs-demo1 +0.5, "
+                 "mhs-demo0 +42.2 (seconds after the earliest); TLS joins and certificates fail on skewed clocks: synchronise "
+                 "the hosts' clocks (NTP: chrony or systemd-timesyncd), or raise mhnet_clock_skew_max if preflight itself "
+                 "takes that long to reach every host (hosts beyond the play's forks are read later)", id="one clock ahead"),
+    pytest.param((5, 0, 2), 2.5, "the hosts' clocks are 5.0 s apart, more than mhnet_clock_skew_max (2.5 s): mhs-demo0 +0.0, "
+                 "mhs-demo1 +2.0, mh-keystore +5.0", id="a tighter limit"),
+    pytest.param((0, 3600, 0), 0, None, id="0 turns the check off"),
+    pytest.param((0, None, 3600), 10, "mh-keystore +0.0, mhs-demo1 +3600.0", id="a host without a clock is skipped"),
+])
+def test_clocks_further_apart_than_the_limit_are_refused(offsets, limit, problem):
+    names = ("mh-keystore", "mhs-demo0", "mhs-demo1")
+    hosts = lab(**dict((name, dict(clock=None if offset is None else 1795860000.0 + offset)) for name, offset in zip(names, offsets)))
+    problems, dummy = plan_for(hosts, clock_skew_max=limit, overlay_networks=[])
+    assert (problems == []) if problem is None else (len(problems) == 1 and problem in problems[0]), problems
+
+
+def net(name="my-net", subnet="10.0.9.0/24", **options):
+    entry = dict(name=name, **options)
+    if subnet is not None:
+        entry["ipam_config"] = [dict(subnet=subnet)]
+    return entry
+
+
+GWBRIDGE = dict(engine_networks=BLANK_ENGINE["engine_networks"] + [dict(name="docker_gwbridge", subnets=["172.18.0.0/16"]),
+                                                                   dict(name="my-net", subnets=["10.0.9.0/24"])],
+                routes=BLANK_ENGINE["routes"] + [["172.18.0.0/16", "docker_gwbridge"]])
+
+
+@pytest.mark.parametrize("networks, mode, overrides, expected", [
+    # what the overlay phase creates today, and re-runs
+    pytest.param([net()], "kv", {}, [], id="the default list"),
+    pytest.param([net(), net("app", "10.0.10.0/24", mtu="auto", attachable=True, labels=dict(a="b"))], "kv", {}, [], id="two networks"),
+    pytest.param([net()], "kv", {"mhs-demo0": GWBRIDGE, "mhs-demo1": GWBRIDGE}, [], id="a re-run: my-net is the entry itself"),
+    pytest.param([net("old net", state="absent", subnet="172.17.0.0/16", mtu=1), net("my-net")], "kv", {}, [],
+                 id="an entry to remove is not checked but for its keys"),
+    pytest.param([], "kv", {}, [], id="no networks"),
+    # names
+    pytest.param([net("my net!")], "kv", {},
+                 ["overlay_networks[0] 'my net!': 'my net!' is not a network name Docker accepts in key-value mode (a letter or "
+                  "digit, then letters, digits, '_', '.' or '-'): rename it, for example 'my-net'"], id="kv: a name Docker cannot use"),
+    pytest.param([net("my.net")], "kv", {}, [], id="kv: dots are fine"),
+    pytest.param([net("my.net")], "swarm", {},
+                 ["overlay_networks[0] 'my.net': 'my.net' is not a network name Docker accepts in swarm mode (letters and digits, "
+                  "joined by single or repeated '-' or '_', at most 63 characters (a DNS name component)): rename it, for "
+                  "example 'my-net'"], id="swarm: a DNS name component"),
+    pytest.param([net("n" * 64)], "swarm", {}, ["is not a network name Docker accepts in swarm mode"], id="swarm: 64 characters"),
+    pytest.param([net("bridge", "10.0.9.0/24")], "kv", {},
+                 ["overlay_networks[0] 'bridge': 'bridge' is the name of a network Docker makes itself: give the network another name"],
+                 id="Docker's own network"),
+    pytest.param([net(), net(subnet="10.0.10.0/24")], "kv", {},
+                 ["network 'my-net' is given 2 times in overlay_networks (entries 0, 1): keep one entry per network"], id="a name twice"),
+    # subnets
+    pytest.param([net(subnet="10.0.9.1/24")], "kv", {},
+                 ["overlay_networks[0] 'my-net': ipam_config[0].subnet '10.0.9.1/24' is not a valid CIDR network: 10.0.9.1/24 has "
+                  "host bits set; write it as NETWORK/PREFIX, for example 10.0.9.0/24"], id="host bits set"),
+    pytest.param([net(subnet="ten/24")], "kv", {}, ["ipam_config[0].subnet 'ten/24' is not a valid CIDR network"], id="not a CIDR"),
+    pytest.param([dict(name="my-net", ipam_config=[dict(subnet="10.0.9.0/24", gateway="10.0.10.1")])], "kv", {},
+                 ["overlay_networks[0] 'my-net': ipam_config[0].gateway 10.0.10.1 is not inside subnet 10.0.9.0/24"], id="gateway outside"),
+    pytest.param([net(), net("other", "10.0.9.128/25")], "kv", {},
+                 ["overlay_networks[1] 'other' subnet 10.0.9.128/25 overlaps overlay_networks[0] 'my-net' subnet 10.0.9.0/24: give "
+                  "each network a subnet of its own"], id="two networks of the list overlap"),
+    pytest.param([dict(name="my-net", ipam_config=[dict(subnet="10.0.0.0/16"), dict(subnet="10.0.9.0/24")])], "kv", {},
+                 ["overlay_networks[0] 'my-net' subnet 10.0.9.0/24 overlaps overlay_networks[0] 'my-net' subnet 10.0.0.0/16"],
+                 id="two pools of one network overlap"),
+    # against every engine's networks and routes
+    pytest.param([net("bad", "172.17.0.0/16")], "kv", {},
+                 ["overlay_networks[0] 'bad' subnet 172.17.0.0/16 overlaps on mhs-demo0 and mhs-demo1: network 'bridge' (172.17.0.0/16), "
+                  "route 172.17.0.0/16 on docker0: choose a subnet that no engine uses (or set check_overlap: false on the entry if "
+                  "the overlap is intended)"], id="docker0 on every engine"),
+    pytest.param([net("bad", "172.18.128.0/17")], "kv", {"mhs-demo1": GWBRIDGE},
+                 ["overlay_networks[0] 'bad' subnet 172.18.128.0/17 overlaps on mhs-demo1: network 'docker_gwbridge' (172.18.0.0/16), "
+                  "route 172.18.0.0/16 on docker_gwbridge: choose"], id="docker_gwbridge on one engine"),
+    pytest.param([net("bad", "192.168.150.0/25")], "kv", {"mhs-demo0": dict(routes=[])},
+                 ["overlay_networks[0] 'bad' subnet 192.168.150.0/25 overlaps on mhs-demo1: route 192.168.150.0/24 on eth0: choose"],
+                 id="a host route on one engine"),
+    pytest.param([net("bad", "10.1.0.0/16")], "kv", {"mhs-demo0": dict(engine_networks=[dict(name="db", subnets=["10.1.2.0/24"])])},
+                 ["overlay_networks[0] 'bad' subnet 10.1.0.0/16 overlaps on mhs-demo0: network 'db' (10.1.2.0/24): choose"],
+                 id="another engine network"),
+    pytest.param([net("bad", "172.17.0.0/16", check_overlap=False)], "kv", {}, [], id="check_overlap: false"),
+    pytest.param([net("bad", "172.17.0.0/16")], "kv", {"mh-keystore": dict(engine_networks=[], routes=[])},
+                 ["overlaps on mhs-demo0 and mhs-demo1: network 'bridge'"], id="only engines count"),
+    # MTU: the network's MTU is the underlay's, Docker subtracts VXLAN's 50 bytes (76 encrypted) for its interfaces
+    pytest.param([net(mtu=1500), net("a", "10.0.10.0/24", mtu=118), net("b", "10.0.11.0/24", mtu="1400")], "kv", {}, [],
+                 id="MTUs within"),
+    pytest.param([net(mtu=100)], "kv", {},
+                 ["overlay_networks[0] 'my-net': mtu 100 is too small: Docker gives the VXLAN interface and the containers the "
+                  "network's MTU less 50 bytes (VXLAN), and Linux refuses an interface below 68 bytes (containers would fail with "
+                  "'error creating vxlan interface: invalid argument'): give at least 118, or mtu: auto"], id="MTU 100"),
+    pytest.param([net(mtu=140, encrypted=True)], "swarm", {}, [("mtu 140 is too small: Docker gives the VXLAN interface and the "
+                 "containers the network's MTU less 76 bytes (VXLAN and IPsec)", "give at least 144")], id="encrypted: IPsec too"),
+    pytest.param([net(mtu=70000)], "kv", {},
+                 ["overlay_networks[0] 'my-net': mtu 70000 is more than the cluster interface MTU of mhs-demo0 (1500 on eth1), "
+                  "mhs-demo1 (1500 on eth1): the network's MTU is what VXLAN packets take on that interface, so they would be "
+                  "fragmented or dropped: give at most 1500, or mtu: auto"], id="MTU 70000"),
+    pytest.param([net(mtu=1500)], "kv", {"mhs-demo1": dict(cluster_mtu=1400)},
+                 [("mtu 1500 is more than the cluster interface MTU of mhs-demo1 (1400 on eth1)", "give at most 1400")],
+                 id="the smallest engine MTU"),
+    pytest.param([net(driver_options={"com.docker.network.driver.mtu": "9000"})], "kv", {}, ["mtu 9000 is more than"],
+                 id="the MTU as a driver option"),
+    pytest.param([net(mtu="big")], "kv", {}, ["overlay_networks[0] 'my-net': mtu 'big' is neither a number nor auto: give the MTU "
+                                              "of the cluster interfaces (1500) or auto"], id="not a number"),
+    # encryption
+    pytest.param([net(encrypted=True)], "kv", {},
+                 ["overlay_networks[0] 'my-net': encrypted: true needs swarm mode: engines exchange the IPsec keys through the "
+                  "swarm, and in key-value mode containers fail to join with 'cannot join secure network: encryption keys not "
+                  "present': remove encrypted, or set mhnet_cluster_mode: swarm"], id="encrypted in key-value mode"),
+    pytest.param([net(driver_options=dict(encrypted=""))], "kv", {}, ["encrypted: true needs swarm mode"], id="encrypted as a driver option"),
+    pytest.param([net(encrypted=False, driver_options=dict(encrypted=""))], "kv", {}, [], id="encrypted: false wins"),
+    pytest.param([net(encrypted=True)], "swarm", {}, [], id="encrypted in swarm mode, kernel not probed"),
+    pytest.param([net(encrypted=True)], "swarm", {"mhs-demo0": dict(ipsec_supported=True), "mhs-demo1": dict(ipsec_supported=True)}, [],
+                 id="encrypted in swarm mode, kernel can"),
+    pytest.param([net(encrypted=True)], "swarm",
+                 {"mhs-demo0": dict(ipsec_supported=False, ipsec_error="Error: Requested AEAD algorithm not found."),
+                  "mhs-demo1": dict(ipsec_supported=False, ipsec_error="Error: Requested AEAD algorithm not found."),
+                  "mh-keystore": dict(ipsec_supported=False, ipsec_error="not an engine")},
+                 ["overlay_networks[0] 'my-net': encrypted: true needs IPsec in every engine's kernel, and the kernel of mhs-demo0 "
+                  "and mhs-demo1 cannot hold the ESP state Docker adds (rfc4106(gcm(aes)); the kernel said: Error: Requested AEAD "
+                  "algorithm not found.): use a kernel with ESP and AES-GCM (modules esp4 and gcm, or CONFIG_INET_ESP and "
+                  "CONFIG_CRYPTO_GCM built in), or remove encrypted"], id="encrypted on a kernel without IPsec"),
+    # keys
+    pytest.param([dict(name="my-net", ipam_confg=[dict(subnet="10.0.9.0/24")])], "kv", {},
+                 ["overlay_networks[0] 'my-net' has an unknown key 'ipam_confg' (did you mean 'ipam_config'?), which the overlay "
+                  "phase would refuse after the engines changed: fix it (keys: %s)" % ", ".join(OVERLAY_KEYS)], id="a misspelt key"),
+    pytest.param([dict(name="my-net", ipam_config=[dict(subnet="10.0.9.0/24", gw="10.0.9.1")])], "kv", {},
+                 ["overlay_networks[0] 'my-net' ipam_config[0] has an unknown key 'gw'"], id="a misspelt pool key"),
+    pytest.param(["my-net", dict(ipam_config=[dict(subnet="10.0.9.0/24")])], "kv", {},
+                 ["overlay_networks[0] is 'my-net', not a mapping: give each network as a mapping with name, ipam_config, ...",
+                  "overlay_networks[1] has no name: give every network a name"], id="not a mapping, no name"),
+    pytest.param([dict(name="my-net", ipam_config="10.0.9.0/24")], "kv", {},
+                 ["overlay_networks[0] 'my-net': ipam_config is not a list: give a list of pools, for example [{subnet: 10.0.9.0/24}]"],
+                 id="pools not a list"),
+    pytest.param([dict(name="my-net", ipam_config=["10.0.9.0/24"])], "kv", {},
+                 ["overlay_networks[0] 'my-net' ipam_config[0] is '10.0.9.0/24', not a mapping"], id="a pool not a mapping"),
+])
+def test_overlay_networks_are_checked_as_one_list_against_every_engine(networks, mode, overrides, expected):
+    problems, dummy = plan_for(lab(**overrides), mode=mode, overlay_networks=networks,
+                               **(dict(keystores=[], engines=ENGINES) if mode == "swarm" else {}))
+    assert len(problems) == len(expected), problems
+    for problem, fragments in zip(problems, expected):
+        # a problem is expected to hold one fragment, or each of a tuple of them
+        assert all(fragment in problem for fragment in ((fragments,) if isinstance(fragments, str) else fragments)), problem
+
+
+def test_overlay_networks_that_are_not_a_list_are_refused():
+    problems, dummy = plan_for(lab(), overlay_networks=dict(name="my-net"))
+    assert problems == ["overlay_networks is {'name': 'my-net'}, not a list: give a list of networks, for example "
+                        "[{name: my-net, ipam_config: [{subnet: 10.0.9.0/24}]}]"]
+
+
+def test_every_bad_input_is_reported_at_once_with_its_host():
+    """What the lab's refusal test passes (plus a host of its own problem): every one of them in one answer."""
+    networks = [net(), net("other-net", "10.0.9.128/25"), net("bridge-like", "172.17.0.0/16"), net("tiny", "10.0.11.0/24", mtu=100),
+                net("secret", "10.0.12.0/24", encrypted=True), net("my net!", "10.0.13.0/24"),
+                dict(name="typo", ipam_confg=[dict(subnet="10.0.14.0/24")])]
+    hosts = lab(**{"mhs-demo1": dict(cluster_address="192.168.150.4", problems=["kernel 3.10 is older than 3.16: upgrade"],
+                                     clock=1795860100.0, ipsec_supported=False, ipsec_error="Error: Requested type not found.")})
+    problems, dummy = plan_for(hosts, overlay_networks=networks)
+    assert len(problems) == 10, problems
+    assert all(problem.startswith(start) for problem, start in zip(problems, [
+        "mhs-demo1: kernel 3.10 is older than 3.16: upgrade",
+        "the hosts advertise cluster addresses in 2 different subnets: 192.168.150.0/24: mhs-demo1",
+        "the hosts' clocks are 100.0 s apart, more than mhnet_clock_skew_max (10 s)",
+        "overlay_networks[6] 'typo' has an unknown key 'ipam_confg' (did you mean 'ipam_config'?)",
+        "overlay_networks[5] 'my net!': 'my net!' is not a network name Docker accepts",
+        "overlay_networks[1] 'other-net' subnet 10.0.9.128/25 overlaps overlay_networks[0] 'my-net'",
+        "overlay_networks[2] 'bridge-like' subnet 172.17.0.0/16 overlaps on mhs-demo0 and mhs-demo1",
+        "overlay_networks[3] 'tiny': mtu 100 is too small",
+        "overlay_networks[4] 'secret': encrypted: true needs swarm mode",
+        "overlay_networks[4] 'secret': encrypted: true needs IPsec in every engine's kernel, and the kernel of mhs-demo1 ",
+    ])), problems
+
+
+def load_yaml(*parts):
+    with open(os.path.join(REPO, *parts)) as handle:
+        return yaml.safe_load(handle)
+
+
+def test_the_plan_knows_the_keys_the_overlay_role_accepts():
+    spec = load_yaml("roles", "overlay", "meta", "argument_specs.yml")["argument_specs"]["main"]["options"]["overlay_networks"]
+    assert sorted(OVERLAY_KEYS) == sorted(spec["options"])
+    assert sorted(OVERLAY_POOL_KEYS) == sorted(spec["options"]["ipam_config"]["options"])
+
+
+def test_the_plan_checks_the_overlay_roles_default_list_when_the_inventory_sets_none():
+    assert DEFAULT_OVERLAY_NETWORKS == load_yaml("roles", "overlay", "defaults", "main.yml")["overlay_networks"]

@@ -3,9 +3,11 @@
 import pytest
 
 from ansible_collections.mhnet.cluster.plugins.module_utils._preflight import (
+    address_prefix,
     choose_advertise,
     compiled_kv_backends,
     daemon_json_problem,
+    ipsec_support,
     local_problems,
     parse_ip_addr,
     version_tuple,
@@ -124,3 +126,30 @@ def test_compiled_kv_backends_finds_markers_across_chunk_edges(tmp_path):
     # the etcd marker straddles the 64-byte chunk boundary; consul is absent
     binary.write_bytes(b"x" * 37 + b"github.com/docker/libkv/store/etcd.New" + b"y" * 100 + b"libkv/store/zookeeper")
     assert compiled_kv_backends(str(binary), chunk_size=64) == ["etcd", "zookeeper"]
+
+
+@pytest.mark.parametrize("interface, address, prefix", [
+    ("eth1", "192.168.151.3", 24),
+    ("docker0", "172.17.0.1", 16),
+    ("eth0", "192.168.151.3", 0),
+    (None, None, 0),
+])
+def test_address_prefix(interface, address, prefix):
+    assert address_prefix(ADDRESSES, interface, address) == prefix
+
+
+@pytest.mark.parametrize("rc, stderr, expected", [
+    pytest.param(0, "", (True, ""), id="state added in the throwaway namespace"),
+    pytest.param(2, "Error: Requested AEAD algorithm not found.\n", (False, "Error: Requested AEAD algorithm not found."),
+                 id="no AES-GCM (the engine's 'function not implemented')"),
+    pytest.param(2, "Error: Requested type not found.\n", (False, "Error: Requested type not found."), id="no ESP"),
+    pytest.param(2, "RTNETLINK answers: Function not implemented\n", (False, "RTNETLINK answers: Function not implemented"),
+                 id="older iproute2"),
+    pytest.param(1, "unshare: unshare failed: Operation not permitted\n", (None, "unshare: unshare failed: Operation not permitted"),
+                 id="no namespace: cannot tell"),
+    pytest.param(2, "RTNETLINK answers: Operation not permitted", (None, "RTNETLINK answers: Operation not permitted"),
+                 id="no CAP_NET_ADMIN: cannot tell"),
+    pytest.param(3, "", (None, "the probe exited with 3 and said nothing"), id="silent failure: cannot tell"),
+])
+def test_ipsec_support(rc, stderr, expected):
+    assert ipsec_support(rc, stderr) == expected

@@ -14,6 +14,10 @@ from ansible_collections.mhnet.cluster.plugins.modules import preflight
 
 IP_ADDR = "43: eth1    inet 192.168.151.3/24 brd 192.168.151.255 scope global eth1\\       valid_lft forever\n"
 IP_ROUTE = "default via 192.168.151.1 dev eth1 proto static\n"
+ROUTES = [("192.168.151.0/24", "eth1"), ("172.17.0.0/16", "docker0")]
+NETWORKS = [{"Name": "bridge", "IPAM": {"Config": [{"Subnet": "172.17.0.0/16", "Gateway": "172.17.0.1"}]}},
+            {"Name": "host", "IPAM": {"Config": []}}, {"Name": "none", "IPAM": None}]
+CLOCK = 1795860000.25
 SWARM = dict(LocalNodeState="active", NodeID="n-demo0", ControlAvailable=True, Cluster={"ID": "X1"},
              RemoteManagers=[{"Addr": "192.168.151.4:2377"}, {"Addr": "192.168.151.3:2377"}])
 
@@ -29,26 +33,38 @@ def engine(swarm=None):
     client = mock.Mock()
     client.version.return_value = {"Version": "26.1.5+dfsg1", "ApiVersion": "1.45"}
     client.info.return_value = {"Name": "mhs-demo0", "Swarm": swarm or {"LocalNodeState": "inactive", "NodeID": ""}}
+    client.networks.return_value = NETWORKS
     return client
 
 
-def bin_path(dockerd=None):
+def bin_path(dockerd=None, unshare="/usr/bin/unshare"):
     def get_bin_path(name, required=False, opt_dirs=None):
-        return {"ip": "/usr/sbin/ip", "dockerd": dockerd}.get(name)
+        return {"ip": "/usr/sbin/ip", "dockerd": dockerd, "unshare": unshare}.get(name)
     return get_bin_path
 
 
-def run_command(args, check_rc=False, **kwargs):
-    return 0, IP_ROUTE if "route" in args else IP_ADDR, ""
+def commands(ipsec=(0, "")):
+    """run_command for `ip addr`, `ip route` and the IPsec probe (its exit code and error output); records the calls."""
+    calls = []
+
+    def run_command(args, check_rc=False, **kwargs):
+        calls.append(list(args))
+        if "xfrm" in args:
+            return ipsec[0], "", ipsec[1]
+        return 0, IP_ROUTE if "route" in args else IP_ADDR, ""
+    run_command.calls = calls
+    return run_command
 
 
-def run(capsys, tmp_path, api_client, dockerd=None, **args):
+def run(capsys, tmp_path, api_client, dockerd=None, run_command=None, unshare="/usr/bin/unshare", routes=None, **args):
     """Run the module on a host with eth1 as its cluster interface and a daemon.json in tmp_path."""
     args.setdefault("daemon_json", str(tmp_path / "daemon.json"))
     with patch_module_args(args), api_client, mock.patch.object(preflight.platform, "release", return_value="6.1.0-18-amd64"), \
-            mock.patch.object(preflight.AnsibleModule, "get_bin_path", side_effect=bin_path(dockerd)), \
-            mock.patch.object(preflight.AnsibleModule, "run_command", side_effect=run_command), \
-            mock.patch.object(preflight, "interface_mtu", return_value=1500):
+            mock.patch.object(preflight.AnsibleModule, "get_bin_path", side_effect=bin_path(dockerd, unshare)), \
+            mock.patch.object(preflight.AnsibleModule, "run_command", side_effect=run_command or commands()), \
+            mock.patch.object(preflight, "interface_mtu", return_value=1500), \
+            mock.patch.object(preflight, "read_routes", return_value=ROUTES, side_effect=routes), \
+            mock.patch.object(preflight.time, "time", return_value=CLOCK):
         with pytest.raises(SystemExit):
             preflight.main()
     return json.loads(capsys.readouterr().out)
@@ -66,7 +82,9 @@ def test_a_swarm_manager_is_described_by_the_shared_swarm_facts(capsys, tmp_path
         kernel="6.1.0-18-amd64", engine_reachable=True, engine_error="", engine_version="26.1.5+dfsg1", engine_api_version="1.45",
         hostname="mhs-demo0", swarm_state="active", swarm_node_id="n-demo0", swarm_manager=True, swarm_cluster_id="X1",
         swarm_managers=["192.168.151.3:2377", "192.168.151.4:2377"], cluster_interface="eth1", cluster_address="192.168.151.3",
-        cluster_mtu=1500, kv_backends=None, problems=[],
+        cluster_mtu=1500, cluster_prefix=24, kv_backends=None, problems=[], clock=CLOCK,
+        engine_networks=[dict(name="bridge", subnets=["172.17.0.0/16"]), dict(name="host", subnets=[]), dict(name="none", subnets=[])],
+        routes=[["192.168.151.0/24", "eth1"], ["172.17.0.0/16", "docker0"]], ipsec_supported=None, ipsec_error="",
     )
 
 
@@ -77,7 +95,7 @@ def test_an_engine_that_does_not_answer_is_a_problem_not_a_failure(capsys, tmp_p
     facts = result["ansible_facts"]["mhnet_host"]
     assert facts["engine_reachable"] is False
     assert facts["engine_error"] == "the Docker engine at unix:///var/run/docker.sock does not answer: connection refused"
-    assert (facts["swarm_state"], facts["swarm_managers"]) == ("", [])
+    assert (facts["swarm_state"], facts["swarm_managers"], facts["engine_networks"]) == ("", [], [])
     assert result["problems"] == ["%s: install and start Docker, or fix the connection options (docker_host, TLS)" % facts["engine_error"]]
 
 
@@ -112,3 +130,40 @@ def test_a_missing_docker_sdk_fails_instead_of_passing_for_an_engine_that_does_n
     result = run(capsys, tmp_path, mock.patch.object(_docker_client, "APIClient", None), fail_on_problems=False)
     assert result["failed"] is True
     assert "docker (the Docker SDK for Python, python3-docker on Debian)" in result["msg"]
+
+
+@pytest.mark.parametrize("ipsec, unshare, supported, error", [
+    pytest.param((0, ""), "/usr/bin/unshare", True, "", id="the kernel holds the state"),
+    pytest.param((2, "Error: Requested AEAD algorithm not found.\n"), "/usr/bin/unshare", False,
+                 "Error: Requested AEAD algorithm not found.", id="no AES-GCM: what Docker meets as 'function not implemented'"),
+    pytest.param((2, "RTNETLINK answers: Protocol not supported\n"), "/usr/bin/unshare", False,
+                 "RTNETLINK answers: Protocol not supported", id="no ESP, older iproute2"),
+    pytest.param((1, "unshare: unshare failed: Operation not permitted\n"), "/usr/bin/unshare", None,
+                 "unshare: unshare failed: Operation not permitted", id="no right to make a namespace: unknown"),
+    pytest.param((0, ""), None, None, "unshare (util-linux) is not installed, so the IPsec probe did not run", id="no unshare"),
+])
+def test_the_ipsec_probe_runs_in_a_namespace_of_its_own_and_only_when_asked(capsys, tmp_path, ipsec, unshare, supported, error):
+    calls = commands(ipsec)
+    facts = run(capsys, tmp_path, answering(engine()), run_command=calls, unshare=unshare, mode="swarm", check_ipsec=True)["ansible_facts"]["mhnet_host"]
+    assert (facts["ipsec_supported"], facts["ipsec_error"]) == (supported, error)
+    probes = [args for args in calls.calls if "xfrm" in args]
+    probe = ["/usr/bin/unshare", "--net", "--", "/usr/sbin/ip", "xfrm", "state", "add", "src", "192.0.2.1", "dst", "192.0.2.2", "proto",
+             "esp", "spi", "0x00000100", "reqid", "1", "mode", "transport", "aead", "rfc4106(gcm(aes))", "0x" + "01" * 20, "64"]
+    assert probes == ([] if unshare is None else [probe])
+
+
+def test_no_ipsec_probe_unless_asked(capsys, tmp_path):
+    calls = commands((2, "Error: Requested AEAD algorithm not found."))
+    facts = run(capsys, tmp_path, answering(engine()), run_command=calls, mode="swarm")["ansible_facts"]["mhnet_host"]
+    assert (facts["ipsec_supported"], facts["ipsec_error"]) == (None, "")
+    assert not [args for args in calls.calls if "xfrm" in args]
+
+
+def test_unreadable_routes_fail_through_mhnet_error(capsys, tmp_path, monkeypatch):
+    # read _ansible_tracebacks_for afresh, and leave it uncached for the next test (monkeypatch restores it)
+    monkeypatch.setattr(_traceback, "_module_tracebacks_enabled_events", None)
+    result = run(capsys, tmp_path, answering(engine()), routes=FileNotFoundError(2, "No such file or directory"), mode="swarm",
+                 _ansible_tracebacks_for=["error"])
+    assert result["failed"] is True and "PreflightError" in result["exception"]
+    assert result["msg"] == ("cannot read the host's routes from /proc/net/route ([Errno 2] No such file or directory): "
+                             "run preflight on a Linux host")
