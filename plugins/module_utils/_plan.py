@@ -200,11 +200,12 @@ def cluster_subnet_problems(facts, names):
 
     A host whose default route is on another network (management) advertises that network's address when no
     mhnet_cluster_address is given: VXLAN and the store's traffic would then take another path, or none.
+    A /32 address (point-to-point, as some clouds give) names no shared network and is not compared.
     """
     subnets = {}
     for name in names:
         host = facts.get(name) or {}
-        if not host.get("cluster_address") or not host.get("cluster_prefix"):
+        if not host.get("cluster_address") or not host.get("cluster_prefix") or host["cluster_prefix"] >= 32:
             continue
         subnet = ipaddress.ip_interface("%s/%d" % (host["cluster_address"], host["cluster_prefix"])).network
         subnets.setdefault(str(subnet), []).append("%s %s (%s)" % (name, host["cluster_address"], host.get("cluster_interface") or "?"))

@@ -299,6 +299,9 @@ def test_the_plan_of_a_full_lab_is_unchanged_by_the_new_facts():
     pytest.param({"mh-keystore": dict(cluster_address="192.168.150.2")}, "swarm", None, id="keystore hosts do not count in swarm mode"),
     pytest.param({"mhs-demo1": dict(cluster_address="192.168.150.4", cluster_prefix=0)}, "kv", None,
                  id="a host without a prefix is skipped"),
+    pytest.param({"mhs-demo0": dict(cluster_address="203.0.113.7", cluster_prefix=32),
+                  "mhs-demo1": dict(cluster_address="198.51.100.9", cluster_prefix=32)}, "kv", None,
+                 id="point-to-point /32 addresses name no shared network"),
 ])
 def test_every_host_advertises_an_address_in_one_subnet(overrides, mode, problem):
     problems, dummy = plan_for(lab(**overrides), mode=mode, overlay_networks=[])
