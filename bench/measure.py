@@ -185,9 +185,10 @@ def run_playbook(argv, log_path, env, cwd, timeout):
 def _failure(text):
     """The lines that say why a run failed (fatal/failed results and errors), shortened."""
     lines = text.splitlines()
-    picked = []
+    results = [line for line in lines if line.startswith(("fatal:", "failed:")) or "FAILED!" in line]
+    errors = []
     for index, line in enumerate(lines):
-        if line.startswith(("fatal:", "failed:", "ERROR", "[ERROR]")) or "FAILED!" in line:
-            picked.extend(lines[index:index + 6])
-    message = "\n".join(picked or lines[-15:])
+        if line.startswith(("ERROR", "[ERROR]")):
+            errors.extend(lines[index:index + 6])
+    message = "\n".join(results + errors or lines[-15:])
     return message if len(message) <= 3000 else message[:3000] + "..."

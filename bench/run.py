@@ -423,13 +423,13 @@ def table(summary, times, bench):
             what += "; DF check at the MTU set: %s" % ("ok" if item["df_check"] else "FAILED")
         lines.append("%-14s %-20s %-8s %-5s %s" % (name, _fmt(ratio), item["goal"], met, what))
     lines.append("")
-    lines.append("%-7s %-19s %-20s %-9s %-9s %-9s %-8s %-10s %s" % (
+    lines.append("%-8s %-29s %-20s %-8s %-7s %-5s %-8s %-8s %s" % (
         "mode", "run", "seconds min/med/max", "changed", "rounds", "ran", "retries", "waits s", "peak MiB (tree PSS)"))
     for row in times:
         def median(key, digits=0):
             stats = row.get(key)
             return "-" if not stats else ("%." + str(digits) + "f") % stats["median"]
-        lines.append("%-7s %-19s %-20s %-9s %-9s %-9s %-8s %-10s %s" % (
+        lines.append("%-8s %-29s %-20s %-8s %-7s %-5s %-8s %-8s %s" % (
             row["mode"], row["kind"] + (" (%d failed)" % row["failed"] if row["failed"] else ""),
             _fmt(row["seconds"], 1), median("changed"), median("task_rounds"), median("tasks_run"), median("retries"),
             median("wait_task_seconds", 1), median("peak_tree_pss_mib")))
@@ -449,7 +449,7 @@ def table(summary, times, bench):
     failed = [run for run in bench.runs if not run.get("ok")]
     for run in failed:
         lines.append("failed: %s %s round %d: %s" % (run["mode"], run["kind"], run["round"],
-                                                     " | ".join((run.get("error") or "").splitlines()[:4])))
+                                                     (run.get("error") or "").splitlines()[0][:400]))
     return "\n".join(lines)
 
 
@@ -460,7 +460,8 @@ def p4_line(item):
         checks.append("DF at MTU %d %s (%d-byte payload %s, %s; %d %s)" % (
             check["mtu"], "ok" if check["ok"] else "FAILED", check["mtu"] - 28,
             "crossed" if check["full_size_crosses"] else "did not cross",
-            "unfragmented" if check["full_size_unfragmented"] else "fragment counters moved" if check["full_size_crosses"] else "-",
+            ("unfragmented" if check["full_size_unfragmented"] else "fragment counters moved") if check["full_size_crosses"]
+            else " ".join(check["ping_output"]["mtu-28"]).strip(),
             check["mtu"] - 27, "refused" if check["one_byte_more_refused"] else "CROSSED"))
     return "overlay %.2f Gbit/s, underlay %.2f Gbit/s, ratio %.2f; my-net MTU set %s, container eth0 %d, underlay %d; %s" % (
         item["overlay_bits_per_second"] / 1e9, item["underlay_bits_per_second"] / 1e9, item["ratio"],
@@ -546,6 +547,7 @@ def parse_args(argv):
     parser.add_argument("--keep-lab", action="store_true", help="leave the last lab up (debugging)")
     parser.add_argument("--results-dir", default=os.path.join(BENCH, "results"))
     parser.add_argument("--work-dir", help="logs and inventories (default .cache/bench/TIMESTAMP)")
+    parser.add_argument("--table", metavar="RESULTS_JSON", help="print the table of a finished run and stop")
     args = parser.parse_args(argv)
     if args.quick:
         args.rounds = 1
@@ -556,8 +558,21 @@ def parse_args(argv):
     return args
 
 
+class Recorded:  # pylint: disable=too-few-public-methods
+    """A finished run read back from its JSON, for `--table`."""
+
+    def __init__(self, result):
+        self.runs, self.p4 = result["runs"], result["p4"]
+        self.notes, self.errors = result["notes"], result["errors"]
+
+
 def main(argv=None):
     args = parse_args(sys.argv[1:] if argv is None else argv)
+    if args.table:
+        with open(args.table, encoding="utf-8") as handle:
+            recorded = Recorded(json.load(handle))
+        print(table(*summarize(recorded), recorded))
+        return 0
     signal.signal(signal.SIGTERM, _on_signal)
     signal.signal(signal.SIGHUP, _on_signal)
     bench = Bench(args)
