@@ -1,7 +1,10 @@
 """On blank hosts: check mode changes nothing and shows the daemon.json diff; bad input stops in preflight,
 naming the hosts, before any host changes."""
 
+import json
+
 import pytest
+import yaml
 
 
 def snapshot(hosts):
@@ -77,3 +80,60 @@ def test_a_swarm_role_in_key_value_mode_is_refused_in_preflight(run_site, unchan
     rc, output = run_site("-e", "mhnet_swarm_role=manager")
     assert rc != 0
     assert "mhs-demo0: mhnet_swarm_role is set but the cluster runs in key-value mode" in output, output[-3000:]
+
+
+# Every mistake in overlay_networks that used to pass preflight (caught one entry at a time after Consul started and
+# the engines restarted, or not at all): the plan must name each of them in the one failure.
+BAD_NETWORKS = dict(overlay_networks=[
+    dict(name="my-net", ipam_config=[dict(subnet="10.0.9.0/24")]),
+    dict(name="other-net", ipam_config=[dict(subnet="10.0.9.128/25")]),
+    dict(name="on-docker0", ipam_config=[dict(subnet="172.17.0.0/16")]),
+    dict(name="tiny-mtu", ipam_config=[dict(subnet="10.0.11.0/24")], mtu=100),
+    dict(name="secret-net", ipam_config=[dict(subnet="10.0.12.0/24")], encrypted=True),
+    dict(name="my net!", ipam_config=[dict(subnet="10.0.13.0/24")]),
+    dict(name="typo-net", ipam_confg=[dict(subnet="10.0.14.0/24")]),
+])
+
+
+def problems_in(output):
+    """The problems of the plan's one failure: the `problems` list of its `fatal:` line (ansible-core also prints the
+    message as an [ERROR] block)."""
+    failures = [line.split(" => ", 1)[1] for line in output.splitlines()
+                if line.startswith("fatal: [") and "problem(s); nothing was changed" in line]
+    assert len(failures) == 1, output[-3000:]
+    return json.loads(failures[0])["problems"]
+
+
+def test_every_bad_overlay_network_is_named_in_one_failure_before_any_change(run_site, unchanged, tmp_path):
+    extra = tmp_path / "networks.yml"
+    extra.write_text(yaml.safe_dump(BAD_NETWORKS))
+    rc, output = run_site("-e", "@%s" % extra)
+    assert rc != 0
+    problems = problems_in(output)
+
+    def problem(*fragments):
+        found = [item for item in problems if all(fragment in item for fragment in fragments)]
+        assert found, "no problem holds %s in: %s" % (fragments, output[-4000:])
+
+    problem("overlay_networks[1] 'other-net' subnet 10.0.9.128/25 overlaps overlay_networks[0] 'my-net' subnet 10.0.9.0/24")
+    problem("overlay_networks[2] 'on-docker0' subnet 172.17.0.0/16 overlaps", "mhs-demo0", "mhs-demo1", "network 'bridge' (172.17.0.0/16)")
+    problem("overlay_networks[3] 'tiny-mtu': mtu 100 is too small", "give at least 118")
+    problem("overlay_networks[4] 'secret-net': encrypted: true needs swarm mode")
+    problem("overlay_networks[5] 'my net!': 'my net!' is not a network name Docker accepts", "rename it, for example 'my-net'")
+    problem("overlay_networks[6] 'typo-net' has an unknown key 'ipam_confg' (did you mean 'ipam_config'?)")
+
+
+def test_a_host_advertising_its_management_address_is_refused_in_preflight(run_site, unchanged, lab_vars, tmp_path):
+    # As a host whose default route is on the management network would, with no mhnet_cluster_address for it.
+    addresses = dict((name, host["mhnet_cluster_address"]) for name, host in lab_vars.items() if host.get("mhnet_cluster_address"))
+    addresses["mhs-demo1"] = lab_vars["mhs-demo1"]["lab_management_address"]
+    extra = tmp_path / "addresses.yml"
+    extra.write_text(yaml.safe_dump(dict(test_cluster_addresses=addresses,
+                                         mhnet_cluster_address="{{ test_cluster_addresses[inventory_hostname] }}")))
+    rc, output = run_site("-e", "@%s" % extra)
+    assert rc != 0
+    problem = [item for item in problems_in(output) if "advertise cluster addresses in 2 different subnets" in item]
+    assert problem, output[-3000:]
+    assert "mhs-demo1 %s (" % addresses["mhs-demo1"] in problem[0]
+    assert "mhs-demo0 %s (" % addresses["mhs-demo0"] in problem[0] and "mh-keystore %s (" % addresses["mh-keystore"] in problem[0]
+    assert "set mhnet_cluster_address (or mhnet_cluster_interface) for the hosts outside it" in problem[0]
