@@ -73,8 +73,8 @@ MODE_VARS = {
 }
 
 
-class Interrupted(Exception):
-    pass
+class Interrupted(BaseException):
+    """SIGTERM or SIGHUP: like Ctrl-C, it stops every phase (and the lab still goes)."""
 
 
 def _on_signal(signum, dummy_frame):
