@@ -1,6 +1,6 @@
 """The performance benchmark of issue 8: the collection against a hand-written floor and a plain peer playbook.
 
-Brings up its own lab (lab_name mhnet-bench, subnets 192.168.170.0/24 and 192.168.171.0/24, apart from `make
+Brings up its own lab (lab_name mhnet-bench, subnets 192.168.180.0/24 and 192.168.181.0/24, apart from `make
 lab-up` and molecule), measures, removes its lab (also on failure or interrupt) and writes
 bench/results/<timestamp>.json; prints a table. Ratios are taken within one run: absolute times drift here.
 
@@ -43,8 +43,8 @@ BENCH = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(BENCH)
 LAB_NAME = "mhnet-bench"
 LAB_NETWORKS = [
-    {"name": "management", "subnet": "192.168.170.0/24"},
-    {"name": "cluster", "subnet": "192.168.171.0/24"},
+    {"name": "management", "subnet": "192.168.180.0/24"},
+    {"name": "cluster", "subnet": "192.168.181.0/24"},
 ]
 HOST_MEMORY_MIB = 400  # a lab host (systemd, dockerd, a few containers) takes about 370 MiB
 GOALS = {"P1": ("<=", 1.5), "P2": ("<=", 0.3), "P3": ("<=", 1.6), "P4": (">=", 0.9), "Peer": ("<", 1.0)}
