@@ -13,6 +13,13 @@ import struct
 
 from ansible_collections.mhnet.cluster.plugins.module_utils._errors import MhnetError
 
+# The overlay driver gives the VXLAN interface and the containers the network's MTU less VXLAN's 50 bytes, and less
+# ESP's 26 (and padding to 4) more when encrypted (libnetwork drivers/overlay: maxMTU): the network's MTU is the
+# underlay's. Linux refuses an interface MTU below 68 (IPv4's minimum).
+VXLAN_OVERHEAD = 50
+ESP_OVERHEAD = 26
+LINK_MTU_MIN = 68
+
 MTU_OPTION = "com.docker.network.driver.mtu"
 # inspect_network() keys of an IPAM pool, by the module's ipam_config keys
 IPAM_KEYS = (("subnet", "Subnet"), ("gateway", "Gateway"), ("ip_range", "IPRange"))
@@ -130,8 +137,11 @@ def desired_state(params):
         # None: the option must be absent
         options["encrypted"] = "" if params["encrypted"] else None
     if params.get("mtu") is not None:
-        if params["mtu"] < 68:
-            raise NetworkSpecError("mtu %d is below 68, the smallest MTU IPv4 allows: give the MTU of the hosts' links minus 50" % params["mtu"])
+        if params["mtu"] < LINK_MTU_MIN + VXLAN_OVERHEAD:
+            raise NetworkSpecError("mtu %d is too small: the overlay driver gives the VXLAN interface and the containers the "
+                                   "network's MTU less %d bytes, and Linux refuses an interface MTU below %d: give the MTU of "
+                                   "the cluster interfaces (the underlay's), at least %d"
+                                   % (params["mtu"], VXLAN_OVERHEAD, LINK_MTU_MIN, LINK_MTU_MIN + VXLAN_OVERHEAD))
         options[MTU_OPTION] = str(params["mtu"])
     if options:
         desired["options"] = options

@@ -15,7 +15,10 @@ import ipaddress
 import re
 
 from ansible_collections.mhnet.cluster.plugins.module_utils._networks import (
+    ESP_OVERHEAD,
+    LINK_MTU_MIN,
     MTU_OPTION,
+    VXLAN_OVERHEAD,
     NetworkSpecError,
     as_engine_networks,
     desired_state,
@@ -32,8 +35,6 @@ UNSUPPORTED_KEYSTORES = dict(
               "(libkv lists bare key names and libnetwork finds no endpoint count; upstream since 2017: "
               "https://github.com/moby/libnetwork/issues/2006): set mhnet_keystore_backend: consul or etcd",
 )
-# VXLAN adds 50 bytes to every packet an overlay network sends over the cluster interface.
-VXLAN_OVERHEAD = 50
 SWARM_ROLES = ("manager", "worker")
 
 # The overlay role's default list (roles/overlay/defaults/main.yml; a unit test keeps them equal): the preflight role
@@ -55,11 +56,6 @@ NETWORK_NAME_RULES = dict(
 )
 # Names of networks every engine has (or Docker reserves): an entry of this name would compare with that network.
 PREDEFINED_NETWORKS = ("bridge", "host", "none", "default", "ingress", "docker_gwbridge")
-# Linux refuses an interface MTU below 68 (IPv4's minimum). The overlay driver gives the VXLAN interface and the
-# containers' interfaces the network's MTU less the VXLAN overhead, and less ESP's 26 bytes (and padding to 4) more
-# when the network is encrypted (libnetwork drivers/overlay: maxMTU): the network's MTU is the underlay's.
-LINK_MTU_MIN = 68
-ESP_OVERHEAD = 26
 # Clocks of the hosts may differ by this much (seconds) unless clock_skew_max says otherwise; 0 turns the check off.
 CLOCK_SKEW_MAX = 10.0
 
@@ -493,8 +489,9 @@ def make_plan(settings, hosts, keystores, engines):
     mtus = [plan["members"][name]["mtu"] for name in engines if plan["members"][name]["mtu"]]
     plan["overlay"] = dict(
         attachable=mode == "swarm",
-        # The smallest cluster MTU, so that no engine's packets fragment.
-        auto_mtu=min(mtus) - VXLAN_OVERHEAD if mtus else 0,
+        # The network's MTU is the underlay's (the overlay driver takes VXLAN's 50 bytes off for the containers):
+        # the smallest cluster MTU, so that no engine's packets fragment.
+        auto_mtu=min(mtus) if mtus else 0,
         # A swarm worker sees an attachable network only once one of its containers uses it.
         viewers=managers if mode == "swarm" else engines,
     )

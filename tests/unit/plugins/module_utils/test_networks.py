@@ -247,3 +247,13 @@ def test_network_subnets_keep_what_find_overlaps_reads():
     for subnet in ("172.17.0.0/16", "172.18.5.0/24", "10.0.0.0/8", "fd00:1::/48", "10.0.10.0/24"):
         network = ipaddress.ip_network(subnet)
         assert find_overlaps(network, as_engine_networks(summaries), ROUTES) == find_overlaps(network, ENGINE_NETWORKS, ROUTES)
+
+
+@pytest.mark.parametrize("mtu, refused", [(117, True), (118, False), (1500, False)])
+def test_an_mtu_whose_vxlan_interface_linux_would_refuse_is_refused(mtu, refused):
+    # The overlay driver gives the VXLAN interface the network's MTU less 50; Linux refuses less than 68.
+    if refused:
+        with pytest.raises(NetworkSpecError, match="mtu %d is too small" % mtu):
+            desired_state(dict(mtu=mtu))
+    else:
+        assert desired_state(dict(mtu=mtu))["options"]["com.docker.network.driver.mtu"] == str(mtu)

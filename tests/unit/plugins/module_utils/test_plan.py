@@ -47,7 +47,7 @@ def test_the_tutorial_plan_holds_members_placements_and_mode_choices():
                       url="consul://192.168.151.2:8500",
                       peers=[dict(name="mh-keystore", hostname="mh-keystore", address="192.168.151.2")]),
         swarm={},
-        overlay=dict(attachable=False, auto_mtu=1450, viewers=["mhs-demo0", "mhs-demo1"]),
+        overlay=dict(attachable=False, auto_mtu=1500, viewers=["mhs-demo0", "mhs-demo1"]),
     )
 
 
@@ -127,7 +127,7 @@ def test_a_swarm_role_in_key_value_mode_is_refused():
 
 def test_auto_mtu_follows_the_smallest_engine_mtu():
     hosts = dict(TUTORIAL, **{"mhs-demo1": host("mhs-demo1", "192.168.151.4", mtu=1400)})
-    assert plan_for(hosts)[1]["overlay"]["auto_mtu"] == 1350
+    assert plan_for(hosts)[1]["overlay"]["auto_mtu"] == 1400
 
 
 SWARM_NAMES = ("n1", "n2", "n3", "n4")
@@ -150,7 +150,7 @@ def test_swarm_mode_plans_no_keystore_and_the_first_engine_as_the_only_manager()
     assert plan["keystore"] == {}
     assert plan["swarm"] == dict(managers=["n1"], workers=["n2", "n3", "n4"], may_rejoin=[], control_leaves=False)
     assert (plan["control_host"], plan["web_host"], plan["probe_host"]) == ("n1", "n1", "n4")
-    assert plan["overlay"] == dict(attachable=True, auto_mtu=1450, viewers=["n1"])
+    assert plan["overlay"] == dict(attachable=True, auto_mtu=1500, viewers=["n1"])
     assert [plan["members"][name]["swarm_role"] for name in SWARM_NAMES] == ["manager", "worker", "worker", "worker"]
 
 
