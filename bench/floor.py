@@ -191,7 +191,7 @@ def stack_compose(web_hostname, image):
     })
 
 
-def swarm(lab, mtu=1450):
+def swarm(lab, mtu=1500):
     """Swarm mode: init, joins, attachable my-net (the MTU the collection sets), web, the stack, the fetches."""
     engines = lab.engines
     control, web_host, probe_host = engines[0], engines[0], engines[-1]

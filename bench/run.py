@@ -381,6 +381,7 @@ def summarize(bench):
         good = [item for item in bench.p4 if item.get("ok")]
         goal("P4", "P4", [item["ratio"] for item in good], "iperf3 over my-net / over the cluster network")
         summary["P4"]["df_check"] = bool(good) and all(item["df_ok"] for item in good)
+        summary["P4"]["mtu_full"] = bool(good) and all(item.get("mtu_full") for item in good)
         summary["P4"]["mtu"] = sorted({"set %s, container eth0 %s, underlay %s" % (
             item["mtu_set"], item["mtu_container"], item["mtu_underlay"]) for item in good})
     if _by_round(runs, "swarm", "peer-converge"):
@@ -420,7 +421,7 @@ def table(summary, times, bench):
         met = "-" if not ratio else ("yes" if ratio["met"] else "no")
         what = item["what"]
         if name == "P4" and ratio:
-            what += "; DF check at the MTU set: %s" % ("ok" if item["df_check"] else "FAILED")
+            what += "; DF check at the containers' MTU: %s" % ("ok" if item["df_check"] else "FAILED")
         lines.append("%-14s %-20s %-8s %-5s %s" % (name, _fmt(ratio), item["goal"], met, what))
     lines.append("")
     lines.append("%-8s %-29s %-20s %-8s %-7s %-5s %-8s %-8s %s" % (
