@@ -1,14 +1,34 @@
-"""The one daemon.json parser that preflight and daemon_json share: tables of texts and files."""
+"""The one daemon.json parser that preflight and daemon_json share, and what daemon_json judges a change by: tables
+of texts and files."""
 
+import json
 import re
+import time
 
 import pytest
 
 from ansible_collections.mhnet.cluster.plugins.module_utils._daemon_json import (
     DaemonJsonError,
+    DaemonJsonRefused,
+    backup_name,
+    engine_complaints,
+    environment_files,
+    exec_start_argv,
+    expand_argv,
+    flag_conflicts,
+    flag_settings,
+    flag_value,
+    journal_entries,
     json_name,
+    merged,
     parse_daemon_json,
+    parse_environment,
+    parse_systemctl_show,
     read_daemon_json,
+    render,
+    stale_backups,
+    validate_answer,
+    without_flag,
 )
 from ansible_collections.mhnet.cluster.plugins.module_utils._errors import MhnetError
 
@@ -77,3 +97,164 @@ def test_read_refuses_a_file_that_is_not_an_object(tmp_path, content, message):
 def test_read_refuses_what_it_cannot_read(tmp_path):
     with pytest.raises(DaemonJsonError, match=r"^cannot read %s \(.*Is a directory.*\): run the task with become" % re.escape(str(tmp_path))):
         read_daemon_json(str(tmp_path))
+
+
+# --- merge and text -----------------------------------------------------------------------------------------------
+
+def test_merged_sets_removes_and_keeps_the_rest():
+    config = {"log-level": "warn", "debug": True, "cluster-store": "consul://old:8500"}
+    assert merged(config, {"cluster-store": "consul://new:8500"}, ["debug"]) == {"log-level": "warn", "cluster-store": "consul://new:8500"}
+    assert config["debug"] is True, "the file's settings are not changed in place"
+
+
+def test_render_is_sorted_and_ends_with_a_newline():
+    assert render({"b": 1, "a": [1]}) == '{\n  "a": [\n    1\n  ],\n  "b": 1\n}\n'
+    assert json.loads(render({"b": 1})) == {"b": 1}
+
+
+def test_a_refusal_is_a_daemon_json_error():
+    assert issubclass(DaemonJsonRefused, DaemonJsonError) and issubclass(DaemonJsonRefused, MhnetError)
+
+
+# --- the engine's unit --------------------------------------------------------------------------------------------
+
+# `systemctl show` of Debian's docker.service (docker.io 20.10), with the properties daemon_json asks for (the
+# backslash continues the ExecStart line, which is one line in systemctl's output).
+SHOW = """LoadState=loaded
+ActiveState=active
+SubState=running
+Result=success
+ExecStart={ path=/usr/sbin/dockerd ; argv[]=/usr/sbin/dockerd -H fd:// --containerd=/run/containerd/containerd.sock \
+$DOCKER_OPTS ; ignore_errors=no ; start_time=[Sat 2026-11-28 09:20:01 UTC] ; stop_time=[n/a] ; pid=812 ; code=(null) ; status=0/0 }
+Environment=
+EnvironmentFiles=/etc/default/docker (ignore_errors=yes)
+TriggeredBy=docker.socket
+"""
+
+
+def test_parse_systemctl_show():
+    unit = parse_systemctl_show(SHOW)
+    assert unit["LoadState"] == "loaded" and unit["Environment"] == "" and unit["TriggeredBy"] == "docker.socket"
+    assert unit["ExecStart"].startswith("{ path=/usr/sbin/dockerd ; argv[]=")
+
+
+@pytest.mark.parametrize("value, argv", [
+    pytest.param(parse_systemctl_show(SHOW)["ExecStart"],
+                 ["/usr/sbin/dockerd", "-H", "fd://", "--containerd=/run/containerd/containerd.sock", "$DOCKER_OPTS"], id="Debian"),
+    pytest.param("{ path=/usr/bin/dockerd ; argv[]=/usr/bin/dockerd ; ignore_errors=no }", ["/usr/bin/dockerd"], id="no flags"),
+    pytest.param("", [], id="no unit"),
+])
+def test_exec_start_argv(value, argv):
+    assert exec_start_argv(value) == argv
+
+
+def test_environment_files():
+    assert environment_files("/etc/default/docker (ignore_errors=yes) /etc/docker/env (ignore_errors=no)") == [
+        "/etc/default/docker", "/etc/docker/env"]
+    assert environment_files("") == []
+
+
+@pytest.mark.parametrize("text, expected", [
+    pytest.param('# comment\nDOCKER_OPTS="--dns 192.0.2.53 --debug"\n', {"DOCKER_OPTS": "--dns 192.0.2.53 --debug"}, id="file"),
+    pytest.param("#DOCKER_OPTS=\"--dns 8.8.8.8\"\n", {}, id="commented out, as Debian ships it"),
+    pytest.param("A=1 B='two words'", {"A": "1", "B": "two words"}, id="Environment property"),
+    pytest.param('BROKEN="unclosed\nC=3', {"C": "3"}, id="unparsable line skipped"),
+])
+def test_parse_environment(text, expected):
+    assert parse_environment(text) == expected
+
+
+def test_expand_argv_splits_dollar_var_and_keeps_braced_var_whole():
+    argv = ["/usr/sbin/dockerd", "-H", "fd://", "$DOCKER_OPTS", "--data-root=${ROOT}", "$UNSET"]
+    assert expand_argv(argv, {"DOCKER_OPTS": "--dns 192.0.2.53  --debug", "ROOT": "/srv/docker"}) == [
+        "/usr/sbin/dockerd", "-H", "fd://", "--dns", "192.0.2.53", "--debug", "--data-root=/srv/docker"]
+
+
+@pytest.mark.parametrize("argv, expected", [
+    pytest.param(["dockerd", "-H", "fd://", "--containerd=/run/c.sock"], {"hosts": "-H fd://", "containerd": "--containerd=/run/c.sock"},
+                 id="Debian's unit"),
+    pytest.param(["dockerd", "-Hunix:///x.sock", "--host", "tcp://127.0.0.1:2375"], {"hosts": "-Hunix:///x.sock"}, id="the first of a repeated flag"),
+    pytest.param(["dockerd", "--label", "a=b", "--log-opt", "max-size=1m", "--insecure-registry=r:5000"],
+                 {"labels": "--label a=b", "log-opts": "--log-opt max-size=1m", "insecure-registries": "--insecure-registry=r:5000"},
+                 id="named options"),
+    pytest.param(["dockerd", "-D", "--tls", "-l", "warn"], {"debug": "-D", "tls": "--tls", "log-level": "-l warn"}, id="booleans and short flags"),
+    pytest.param(["dockerd", "--add-runtime", "r=/bin/r", "--config-file", "/x.json", "--validate"], {}, id="never conflicting"),
+])
+def test_flag_settings(argv, expected):
+    assert flag_settings(argv) == expected
+
+
+def test_flag_conflicts_name_each_key_given_both_ways():
+    argv = ["/usr/sbin/dockerd", "-H", "fd://", "--label", "x=y"]
+    assert flag_conflicts({"hosts": ["tcp://0.0.0.0:2375"], "labels": [], "log-level": "warn"}, argv) == [
+        ("hosts", "-H fd://"), ("labels", "--label x=y")]
+    assert flag_conflicts({"hosts": []}, []) == []
+
+
+def test_flag_value_and_without_flag():
+    argv = ["--config-file", "/a.json", "-H", "fd://", "--config-file=/b.json"]
+    assert flag_value(argv, "config-file") == "/a.json"
+    assert flag_value(["--config-file=/b.json"], "config-file") == "/b.json"
+    assert flag_value(["-H", "fd://"], "config-file") is None
+    assert without_flag(argv, "config-file") == ["-H", "fd://"]
+
+
+@pytest.mark.parametrize("rc, stdout, stderr, expected", [
+    pytest.param(0, "", "configuration OK\n", (True, ""), id="23.0 and later, accepted"),
+    pytest.param(1, "", "unable to configure the Docker daemon with file /tmp/x.json: the following directives don't match any "
+                 "configuration option: cluster-store\n",
+                 (False, "unable to configure the Docker daemon with file /tmp/x.json: the following directives don't match any "
+                  "configuration option: cluster-store"), id="refused"),
+    pytest.param(125, "", "unknown flag: --validate\nSee 'dockerd --help'.\n",
+                 (None, "unknown flag: --validate See 'dockerd --help'."), id="20.10 cannot validate"),
+    pytest.param(2, "", "", (False, "exit status 2"), id="silent failure"),
+])
+def test_validate_answer(rc, stdout, stderr, expected):
+    assert validate_answer(rc, stdout, stderr) == expected
+
+
+# --- backups ------------------------------------------------------------------------------------------------------
+
+def test_backup_name_is_ansibles():
+    assert backup_name("/etc/docker/daemon.json", 42, time.strptime("2026-11-28 09:20:01", "%Y-%m-%d %H:%M:%S")) == (
+        "/etc/docker/daemon.json.42.2026-11-28@09:20:01~")
+
+
+def test_stale_backups_are_the_oldest_beyond_keep():
+    entries = [("daemon.json.9.2026-01-03@10:00:00~", 5), ("daemon.json.7.2026-01-01@10:00:00~", 9),
+               ("daemon.json.8.2026-01-02@10:00:00~", 1), ("daemon.json.6.2026-01-02@10:00:00~", 2),
+               ("daemon.json", 0), ("daemon.json.bak", 0), ("other.json.1.2026-01-01@10:00:00~", 0), ("daemon.json.1.x~", 0)]
+    # the stamp in the name orders them; the file's time only breaks a tie within one second
+    assert stale_backups("daemon.json", entries, 2) == ["daemon.json.7.2026-01-01@10:00:00~", "daemon.json.8.2026-01-02@10:00:00~"]
+    assert stale_backups("daemon.json", entries, 10) == []
+
+
+# --- the engine's journal -----------------------------------------------------------------------------------------
+
+JOURNAL = "\n".join(json.dumps(entry) for entry in [
+    {"SYSLOG_IDENTIFIER": "systemd", "MESSAGE": "Starting Docker Application Container Engine..."},
+    {"SYSLOG_IDENTIFIER": "dockerd", "MESSAGE": 'time="2026-11-28T09:20:01Z" level=info msg="Starting up"'},
+    {"SYSLOG_IDENTIFIER": "dockerd", "MESSAGE": "unable to configure the Docker daemon with file /etc/docker/daemon.json: hosts"},
+    {"SYSLOG_IDENTIFIER": "systemd", "MESSAGE": "docker.service: Failed with result 'exit-code'."},
+    {"SYSLOG_IDENTIFIER": "dockerd", "MESSAGE": 'time="2026-11-28T09:20:02Z" level=info msg="Starting up"'},
+    {"SYSLOG_IDENTIFIER": "dockerd", "MESSAGE": "unable to configure the Docker daemon with file /etc/docker/daemon.json: hosts"},
+    {"_COMM": "dockerd", "MESSAGE": list(b"bytes \xff")},
+]) + "\nnot json\n[1]\n"
+
+
+def test_journal_entries():
+    entries = journal_entries(JOURNAL)
+    assert len(entries) == 7
+    assert entries[0] == ("systemd", "Starting Docker Application Container Engine...")
+    assert entries[-1] == ("dockerd", "bytes \ufffd")
+
+
+def test_engine_complaints_are_dockerds_errors_once_each():
+    assert engine_complaints(journal_entries(JOURNAL)) == [
+        "unable to configure the Docker daemon with file /etc/docker/daemon.json: hosts", "bytes \ufffd"]
+    # a stop and a start refused by systemd: dockerd said nothing about why
+    info_only = [("dockerd", 'time="x" level=info msg="Daemon shutdown complete"'), ("dockerd", 'time="x" level=warning msg="b"'),
+                 ("systemd", "docker.service: Start request repeated too quickly.")]
+    assert engine_complaints(info_only) == []
+    assert engine_complaints([("dockerd", 'level=fatal msg="x"'), ("dockerd", 'level=info msg="y"')]) == ['level=fatal msg="x"']
+    assert engine_complaints([]) == []
