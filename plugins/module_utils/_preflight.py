@@ -88,7 +88,11 @@ def local_problems(facts, mode, kernel_min, keystore_backend="consul"):
     if version_tuple(facts["kernel"]) < version_tuple(kernel_min):
         problems.append("kernel %s is older than %s, the minimum for overlay networks: upgrade the kernel "
                         "(or lower mhnet_kernel_min if you know better)" % (facts["kernel"], kernel_min))
-    if not facts["engine_reachable"]:
+    unit = facts.get("engine_unit") or {}
+    if not facts["engine_reachable"] and unit.get("ActiveState") == "failed":
+        problems.append("%s: docker.service has failed (%s): see `journalctl -u docker`, then run `systemctl reset-failed "
+                        "docker.service docker.socket && systemctl start docker`" % (facts["engine_error"], unit.get("Result", "failed")))
+    elif not facts["engine_reachable"]:
         problems.append("%s: install and start Docker, or fix the connection options (docker_host, TLS)" % facts["engine_error"])
     elif mode == "kv" and version_tuple(facts["engine_version"])[:2] > KV_MODE_LAST_ENGINE:
         problems.append("Docker %s has no cluster-store (removed in 23.0), which the key-value mode needs: "

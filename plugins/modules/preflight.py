@@ -117,6 +117,7 @@ ansible_facts:
         hostname: mhs-demo0
         kernel: 6.1.0-18-amd64
         engine_reachable: true
+        engine_unit: {}
         engine_error: ""
         engine_version: 20.10.5+dfsg1
         engine_api_version: "1.41"
@@ -199,6 +200,16 @@ def engine_facts(params):
     return facts
 
 
+def engine_unit_state(module):
+    """docker.service's state when systemd runs it ({} otherwise): a failed unit needs another remedy than a missing engine."""
+    systemctl = module.get_bin_path("systemctl")
+    if not systemctl:
+        return {}
+    rc, out, dummy = module.run_command([systemctl, "show", "-p", "ActiveState", "-p", "Result", "-p", "LoadState", "docker.service"])
+    state = dict(line.split("=", 1) for line in out.splitlines() if "=" in line) if rc == 0 else {}
+    return state if state.get("LoadState") == "loaded" else {}
+
+
 def interface_mtu(interface):
     """MTU of the interface (0 when unknown): overlay networks derive theirs from it."""
     try:
@@ -246,6 +257,7 @@ def inspect_host(module):
     # First, so that the hosts' clocks are read as close together as the play's forks allow.
     facts = dict(clock=time.time(), kernel=platform.release())
     facts.update(engine_facts(p))
+    facts["engine_unit"] = engine_unit_state(module) if not facts["engine_reachable"] else {}
     ip = module.get_bin_path("ip", required=True)
     dummy, addr_out, dummy2 = module.run_command([ip, "-o", "-4", "addr", "show"], check_rc=True)
     dummy, route_out, dummy2 = module.run_command([ip, "-o", "-4", "route", "show", "default"], check_rc=True)

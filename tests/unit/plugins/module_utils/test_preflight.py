@@ -153,3 +153,11 @@ def test_address_prefix(interface, address, prefix):
 ])
 def test_ipsec_support(rc, stderr, expected):
     assert ipsec_support(rc, stderr) == expected
+
+
+def test_a_failed_engine_unit_gets_the_remedy_for_a_failed_unit_not_install_docker():
+    facts = dict(engine(reachable=False), engine_unit={"ActiveState": "failed", "Result": "start-limit-hit", "LoadState": "loaded"})
+    (problem,) = local_problems(facts, "kv", "3.16")
+    assert "docker.service has failed (start-limit-hit)" in problem
+    assert "systemctl reset-failed docker.service docker.socket && systemctl start docker" in problem
+    assert "install" not in problem

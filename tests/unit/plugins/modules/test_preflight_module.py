@@ -82,7 +82,7 @@ def test_a_swarm_manager_is_described_by_the_shared_swarm_facts(capsys, tmp_path
         kernel="6.1.0-18-amd64", engine_reachable=True, engine_error="", engine_version="26.1.5+dfsg1", engine_api_version="1.45",
         hostname="mhs-demo0", swarm_state="active", swarm_node_id="n-demo0", swarm_manager=True, swarm_cluster_id="X1",
         swarm_managers=["192.168.151.3:2377", "192.168.151.4:2377"], cluster_interface="eth1", cluster_address="192.168.151.3",
-        cluster_mtu=1500, cluster_prefix=24, kv_backends=None, problems=[], clock=CLOCK,
+        cluster_mtu=1500, cluster_prefix=24, kv_backends=None, problems=[], clock=CLOCK, engine_unit={},
         engine_networks=[dict(name="bridge", subnets=["172.17.0.0/16"]), dict(name="host", subnets=[]), dict(name="none", subnets=[])],
         routes=[["192.168.151.0/24", "eth1"], ["172.17.0.0/16", "docker0"]], ipsec_supported=None, ipsec_error="",
     )
