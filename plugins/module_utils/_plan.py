@@ -122,9 +122,8 @@ def keystore_plan(backend, port, keystores, members):
     port = port or KEYSTORE_PORTS.get(backend, 0)
     peers = [dict(name=name, hostname=members[name]["hostname"], address=members[name]["address"]) for name in keystores]
     address = peers[0]["address"] if peers else ""
-    scheme = dict(consul="consul", etcd="etcd").get(backend, backend)
     return problems, dict(backend=backend, hosts=list(keystores), peers=peers, address=address, port=port,
-                          url="%s://%s:%d" % (scheme, address, port))
+                          url="%s://%s:%d" % (backend, address, port))
 
 
 def swarm_roles(engines, roles):
