@@ -7,9 +7,16 @@
 from __future__ import annotations
 
 import copy
+import hashlib
 
 from ansible.plugins.action import ActionBase
 
+from ansible_collections.mhnet.cluster.plugins.module_utils._keystore_security import (
+    CONSUL_HTTPS_PORT,
+    is_uuid,
+    keystore_security,
+    tls_requested,
+)
 from ansible_collections.mhnet.cluster.plugins.module_utils._plan import CLOCK_SKEW_MAX, DEFAULT_OVERLAY_NETWORKS, make_plan
 
 ARGUMENT_SPEC = dict(
@@ -22,6 +29,22 @@ ARGUMENT_SPEC = dict(
     overlay_networks=dict(type="list", elements="raw"),
     clock_skew_max=dict(type="float", default=CLOCK_SKEW_MAX),
 )
+
+
+def _digest(secret):
+    """A token's SHA-256, so that the plan's rules compare tokens without ever holding one."""
+    return hashlib.sha256(str(secret).encode()).hexdigest() if secret else ""
+
+
+def security_inputs(host, resolve):
+    """What keystore_security reads of one host: mhnet_keystore_tls (paths resolved on the controller) and digests of
+    the ACL tokens set for it (keystore_acl_master_token, keystore_acl_engine_token, engine_keystore_token)."""
+    tls = host.get("mhnet_keystore_tls") or {}
+    if isinstance(tls, dict):
+        tls = dict((key, resolve(path) if isinstance(path, str) and path else path) for key, path in tls.items())
+    engine_token = host.get("keystore_acl_engine_token") or ""
+    return dict(tls=tls, master=_digest(host.get("keystore_acl_master_token")), engine_token=_digest(engine_token),
+                engine_token_uuid=is_uuid(str(engine_token)), token=_digest(host.get("engine_keystore_token")))
 
 
 class ActionModule(ActionBase):
@@ -41,7 +64,16 @@ class ActionModule(ActionBase):
             host = hostvars[name]
             hosts[name] = dict(facts=host.get("mhnet_host"), swarm_role=host.get("mhnet_swarm_role") or "",
                                force_rejoin=bool(host.get("mhnet_swarm_force_rejoin", False)))
+        # TLS and the ACL token (module_utils/_keystore_security.py): with TLS, Consul's port defaults to its HTTPS one.
+        security = dict((name, security_inputs(hostvars[name], self._loader.path_dwim)) for name in hosts)
+        if args["mode"] == "kv" and not args["keystore_port"] and tls_requested(security):
+            args["keystore_port"] = CONSUL_HTTPS_PORT if args["keystore_backend"] == "consul" else 0
         problems, plan = make_plan(args, hosts, groups.get(args["keystore_group"], []), groups.get(args["docker_group"], []))
+        if args["mode"] == "kv":
+            security_problems, settings = keystore_security(
+                args["keystore_backend"], security, [name for name in plan["keystore"].get("hosts", [])], plan["engines"])
+            problems = problems + security_problems
+            plan["keystore"].update(settings)
         result.update(changed=False, problems=problems)
         if problems:
             result.update(failed=True, msg="preflight found %d problem(s); nothing was changed:\n- %s"

@@ -16,8 +16,10 @@ description:
   - Lists the keys under O(prefix) (Docker registers engines under C(docker/nodes/)) and, with O(expect), waits until
     every expected key is there.
   - Meant to run on a cluster host (delegate it to the keystore host or to an engine), which reaches the store's
-    cluster address as the engines do. It speaks plain HTTP with Python's standard library, so the host needs nothing
-    else; the controller needs nothing beyond Ansible. No proxy is used.
+    cluster address as the engines do. It speaks HTTP, or HTTPS with O(tls_ca) (and a client certificate with
+    O(tls_cert) and O(tls_key)), with Python's standard library, so the host needs nothing else; the controller needs
+    nothing beyond Ansible. No proxy is used.
+  - With O(token), every request carries Consul's ACL token (header C(X-Consul-Token)).
   - "Consul: its HTTP API (C(/v1/status/leader), C(/v1/kv/)). etcd: its v2 HTTP API (C(/v2/stats/self),
     C(/v2/members), C(/v2/keys)), the API Docker's cluster store speaks, so etcd 3.x must run with
     C(--enable-v2=true)."
@@ -71,6 +73,25 @@ options:
       - With V(0) the store is looked at once.
     type: int
     default: 60
+  tls_ca:
+    description:
+      - Path, on the host the module runs on, of the CA certificate that signed the store's certificate. Set, the module
+        speaks HTTPS and checks the store's certificate against it (and its address against the certificate's names).
+    type: path
+  tls_cert:
+    description:
+      - Path of the client certificate the module presents, for a store that requires one (Consul's
+        C(verify_incoming_https)). Needs O(tls_ca) and O(tls_key).
+    type: path
+  tls_key:
+    description: Path of the private key of O(tls_cert).
+    type: path
+  token:
+    description:
+      - Consul's ACL token, sent with every request. It needs read rights under O(prefix) and, with O(probe), write
+        rights on C(mhnet/probe). Not logged.
+      - Consul only.
+    type: str
 author:
   - mhnet.cluster maintainers (@mhnet-cluster)
 """
@@ -82,6 +103,20 @@ EXAMPLES = r"""
     port: 8500
   delegate_to: mh-keystore
   run_once: true
+
+- name: Wait until Consul, over HTTPS with a client certificate and an ACL token, lists every engine
+  mhnet.cluster.keystore_wait:
+    host: 192.168.151.2
+    port: 8501
+    tls_ca: /etc/docker/keystore-tls/ca.pem
+    tls_cert: /etc/docker/keystore-tls/cert.pem
+    tls_key: /etc/docker/keystore-tls/key.pem
+    token: "{{ engine_keystore_token }}"
+    expect: ["192.168.151.3:2376", "192.168.151.4:2376"]
+    probe: false
+  delegate_to: mhs-demo0
+  run_once: true
+  no_log: true
 
 - name: Wait until every engine is registered in etcd
   mhnet.cluster.keystore_wait:
@@ -172,21 +207,28 @@ class Store:
     """What both backends share: the base URL and one HTTP request, its failures sorted into answers and silence."""
 
     backend = ""
+    token_header = ""
 
     def __init__(self, params, opener=None):
         host = params["host"]
         if ":" in host and not host.startswith("["):
             host = "[%s]" % host  # an IPv6 address
-        self.url = "http://%s:%d" % (host, params["port"])
+        # HTTPS with the CA (and the client certificate) given; open_url checks the store's certificate against it.
+        self.tls = dict(validate_certs=True, ca_path=params["tls_ca"], client_cert=params.get("tls_cert"),
+                        client_key=params.get("tls_key")) if params.get("tls_ca") else {}
+        self.token = params.get("token") or ""
+        self.url = "%s://%s:%d" % ("https" if self.tls else "http", host, params["port"])
         self.prefix = normalize_prefix(params["prefix"])
         self.opener = opener or open_url
 
     def request(self, path, method="GET", data=None, content_type=None):
         """(HTTP status, body bytes). An HTTP error status is an answer; no answer raises Unreachable."""
-        headers = {"Content-Type": content_type} if content_type else None
+        headers = {"Content-Type": content_type} if content_type else {}
+        if self.token:
+            headers[self.token_header] = self.token
         try:
-            response = self.opener(self.url + path, data=data, method=method, headers=headers, timeout=REQUEST_TIMEOUT,
-                                   use_proxy=False)
+            response = self.opener(self.url + path, data=data, method=method, headers=headers or None,
+                                   timeout=REQUEST_TIMEOUT, use_proxy=False, **self.tls)
             return response.getcode(), response.read()
         except HTTPError as exc:
             return exc.code, exc.read()
@@ -195,6 +237,10 @@ class Store:
 
     def answer_error(self, method, path, status, body):
         text = body.decode("utf-8", "replace").strip()[:200]
+        if status in (401, 403):
+            return KeystoreError("answered %s %s with HTTP %d (%s): the store refused the request's ACL token (or its "
+                                 "absence): check the token given and its rights under %s" % (
+                                     method, path, status, text or "empty body", self.prefix or "/"))
         return KeystoreError("answered %s %s with HTTP %d (%s): check that port %s is the %s server's client port "
                              "and the keystore container's logs" % (method, path, status, text or "empty body",
                                                                     urlparse(self.url).port, self.backend))
@@ -204,6 +250,7 @@ class ConsulStore(Store):
     """Consul through its HTTP API."""
 
     backend = "consul"
+    token_header = "X-Consul-Token"
 
     def leader(self):
         status, body = self.request("/v1/status/leader")
@@ -374,6 +421,8 @@ def wait(params, check_mode, opener=None, clock=time.monotonic, sleep=time.sleep
     """Wait for the store `params` describe: the module's result, or KeystoreError."""
     if not 0 < params["port"] < 65536:
         raise KeystoreError("port %d is not a TCP port: give the store's client port (1-65535)" % params["port"])
+    if params.get("token") and params["backend"] != "consul":
+        raise KeystoreError("token is Consul's ACL token and the backend is %s: remove token" % params["backend"])
     store = STORES[params["backend"]](params, opener)
     return Waiter(store, params, check_mode, clock=clock, sleep=sleep).run()
 
@@ -388,7 +437,13 @@ def main():
             expect=dict(type="list", elements="str", default=[]),
             probe=dict(type="bool", default=True),
             timeout=dict(type="int", default=60),
+            tls_ca=dict(type="path"),
+            tls_cert=dict(type="path"),
+            tls_key=dict(type="path", no_log=False),
+            token=dict(type="str", no_log=True),
         ),
+        required_together=[["tls_cert", "tls_key"]],
+        required_by=dict(tls_cert="tls_ca"),
         supports_check_mode=True,
     )
     try:

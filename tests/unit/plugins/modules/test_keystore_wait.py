@@ -35,11 +35,13 @@ class FakeServer:
         self.down = down
         self.calls = []
         self.options = []
+        self.sent = []  # url, headers and TLS options of each request
 
-    def __call__(self, url, data=None, method="GET", headers=None, timeout=None, use_proxy=True):
+    def __call__(self, url, data=None, method="GET", headers=None, timeout=None, use_proxy=True, **tls):
         path = "/" + url.split("/", 3)[3]
         self.calls.append((method, path))
         self.options.append(dict(timeout=timeout, use_proxy=use_proxy))
+        self.sent.append(dict(url=url, headers=headers, **tls))
         if self.down:
             raise URLError(ConnectionRefusedError(111, "Connection refused"))
         status, body = self.handle(method, path, data)
@@ -375,3 +377,54 @@ def test_an_ipv6_host_is_bracketed_in_the_url():
 ])
 def test_normalize_prefix(prefix, normal):
     assert keystore_wait.normalize_prefix(prefix) == normal
+
+
+# TLS and the ACL token --------------------------------------------------------------------------------------------
+
+TLS = dict(tls_ca="/etc/docker/keystore-tls/ca.pem", tls_cert="/etc/docker/keystore-tls/cert.pem",
+           tls_key="/etc/docker/keystore-tls/key.pem")
+TOKEN = "6a1f3c2e-9b4d-4e2a-8f0c-1d2e3f4a5b6c"
+
+
+def test_https_with_a_client_certificate_and_the_token_on_every_request():
+    server = ConsulServer(keys=ENGINES)
+    wait(server, FakeClock(), port=8501, expect=ENGINES, token=TOKEN, **TLS)
+    assert server.sent and all(option["url"].startswith("https://192.168.151.2:8501/") for option in server.sent)
+    for option in server.sent:
+        assert option["headers"]["X-Consul-Token"] == TOKEN
+        assert (option["ca_path"], option["client_cert"], option["client_key"]) == (
+            TLS["tls_ca"], TLS["tls_cert"], TLS["tls_key"])
+        assert option["validate_certs"] is True
+
+
+def test_without_tls_or_token_plain_http_and_no_header():
+    server = ConsulServer(keys=ENGINES)
+    wait(server, FakeClock())
+    assert all(option["url"].startswith("http://") and "ca_path" not in option for option in server.sent)
+    assert all(not (option["headers"] or {}).get("X-Consul-Token") for option in server.sent)
+
+
+def test_a_refused_token_says_so(capsys):
+    class Denying(ConsulServer):
+        def handle(self, method, path, data):
+            return (403, b"Permission denied") if path.startswith("/v1/kv/docker") else super().handle(method, path, data)
+
+    result = run(capsys, Denying(), probe=False, token=TOKEN)
+    assert result["failed"] is True
+    assert "HTTP 403 (Permission denied)" in result["msg"] and "ACL token" in result["msg"]
+    assert TOKEN not in json.dumps(result)
+
+
+def test_the_token_is_never_in_the_result(capsys):
+    result = run(capsys, ConsulServer(keys=ENGINES), token=TOKEN)
+    assert "failed" not in result and TOKEN not in json.dumps(result)
+
+
+def test_a_token_with_etcd_is_refused(capsys):
+    result = run(capsys, EtcdServer(), backend="etcd", token=TOKEN)
+    assert result["failed"] is True and "Consul's ACL token" in result["msg"]
+
+
+def test_a_client_certificate_needs_its_key_and_the_ca(capsys):
+    result = run(capsys, ConsulServer(), tls_cert="/c.pem")
+    assert result["failed"] is True and "tls_cert" in result["msg"] and "tls_key" in result["msg"]
