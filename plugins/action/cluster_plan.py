@@ -17,7 +17,12 @@ from ansible_collections.mhnet.cluster.plugins.module_utils._keystore_security i
     keystore_security,
     tls_requested,
 )
-from ansible_collections.mhnet.cluster.plugins.module_utils._plan import CLOCK_SKEW_MAX, DEFAULT_OVERLAY_NETWORKS, make_plan
+from ansible_collections.mhnet.cluster.plugins.module_utils._plan import (
+    CLOCK_SKEW_MAX,
+    DEFAULT_OVERLAY_NETWORKS,
+    SWARM_MANAGER_PORT,
+    make_plan,
+)
 
 ARGUMENT_SPEC = dict(
     mode=dict(type="str", choices=["kv", "swarm"], default="kv"),
@@ -28,6 +33,7 @@ ARGUMENT_SPEC = dict(
     # raw elements: an entry that is not a mapping is one of the plan's problems, reported with all the others
     overlay_networks=dict(type="list", elements="raw"),
     clock_skew_max=dict(type="float", default=CLOCK_SKEW_MAX),
+    swarm_port=dict(type="int", default=SWARM_MANAGER_PORT),
 )
 
 

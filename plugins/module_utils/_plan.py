@@ -58,6 +58,16 @@ NETWORK_NAME_RULES = dict(
 PREDEFINED_NETWORKS = ("bridge", "host", "none", "default", "ingress", "docker_gwbridge")
 # Clocks of the hosts may differ by this much (seconds) unless clock_skew_max says otherwise; 0 turns the check off.
 CLOCK_SKEW_MAX = 10.0
+# What the hosts of each mode must reach on each other, besides the store's client port (key-value mode) and the
+# managers' port (swarm mode): (protocol, port, purpose). Docker's overlay networks gossip on 7946 and carry
+# containers' packets in VXLAN on 4789/udp.
+ENGINE_PORTS = (("tcp", 7946, "engine gossip"), ("udp", 7946, "engine gossip"), ("udp", 4789, "VXLAN data"))
+# Between the store's own servers when there are several: Consul's server RPC and LAN gossip, etcd's peer port.
+KEYSTORE_PEER_PORTS = dict(consul=(("tcp", 8300, "Consul server RPC"), ("tcp", 8301, "Consul gossip"),
+                                   ("udp", 8301, "Consul gossip")),
+                           etcd=(("tcp", 2380, "etcd peers"),))
+# The managers' port (joins and Raft) unless mhnet_swarm_port says otherwise.
+SWARM_MANAGER_PORT = 2377
 
 
 def member(facts, swarm_role=""):
@@ -437,11 +447,43 @@ def overlay_problems(networks, mode, facts, engines):
             + overlay_encryption_problems(networks, mode, facts, engines))
 
 
+def _connections_between(sources, targets, ports, members, facts):
+    connections = []
+    for source in sources:
+        for target in targets:
+            if source == target:
+                continue
+            listening = facts[target].get("listening") or []
+            connections.extend(dict(source=source, source_address=members[source]["address"], target=target,
+                                    address=members[target]["address"], protocol=protocol, port=port, purpose=purpose,
+                                    in_use="%s/%d" % (protocol, port) in listening)
+                               for protocol, port, purpose in ports)
+    return connections
+
+
+def cluster_connections(plan, facts):
+    """Every (source host, target host, protocol, port) the mode needs open, for the connectivity check.
+
+    in_use: the target already has a socket on that port (a running store or engine), so the check cannot listen
+    there: a TCP port is tried against the service itself, a UDP one cannot be tried.
+    """
+    members, engines = plan["members"], plan["engines"]
+    connections = _connections_between(engines, engines, ENGINE_PORTS, members, facts)
+    if plan["mode"] == "swarm":
+        return connections + _connections_between(engines, plan["swarm"]["managers"],
+                                                  (("tcp", plan["swarm"]["port"], "swarm managers"),), members, facts)
+    keystore = plan["keystore"]
+    connections += _connections_between(engines, keystore["hosts"],
+                                        (("tcp", keystore["port"], "%s clients" % keystore["backend"]),), members, facts)
+    return connections + _connections_between(keystore["hosts"], keystore["hosts"],
+                                              KEYSTORE_PEER_PORTS.get(keystore["backend"], ()), members, facts)
+
+
 def make_plan(settings, hosts, keystores, engines):
     """(problems, plan) for the play.
 
     settings: mode, keystore_backend, keystore_port (0: the backend's own); overlay_networks (the overlay role's list,
-    none when absent), clock_skew_max (seconds, CLOCK_SKEW_MAX when absent, 0: not checked).
+    none when absent), clock_skew_max (seconds, CLOCK_SKEW_MAX when absent, 0: not checked), swarm_port (0: 2377).
     hosts: every host of the play -> {'facts': its mhnet_host fact or None, 'swarm_role': str, 'force_rejoin': bool}.
     keystores, engines: inventory names of the keystore and engine groups, in inventory order.
     """
@@ -469,6 +511,7 @@ def make_plan(settings, hosts, keystores, engines):
         if control_host:
             problems += foreign_swarm_problems(facts, control_host, engines, may_rejoin)
         plan["swarm"] = dict(managers=managers, workers=workers, may_rejoin=sorted(may_rejoin),
+                             port=settings.get("swarm_port") or SWARM_MANAGER_PORT,
                              control_leaves=bool(control_host) and leaves_its_swarm(facts, control_host, may_rejoin))
     plan["members"] = dict((name, member(facts[name], swarm_role(plan["swarm"], name))) for name in sorted(facts))
     problems += identity_problems(plan["members"], mode)
@@ -494,4 +537,5 @@ def make_plan(settings, hosts, keystores, engines):
         # A swarm worker sees an attachable network only once one of its containers uses it.
         viewers=managers if mode == "swarm" else engines,
     )
+    plan["connections"] = [] if problems else cluster_connections(plan, facts)
     return problems, plan

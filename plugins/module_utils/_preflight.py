@@ -128,3 +128,39 @@ def ipsec_support(rc, stderr):
     if not text or any(marker in text.lower() for marker in IPSEC_PROBE_UNKNOWN):
         return None, text or "the probe exited with %d and said nothing" % rc
     return False, text
+
+
+# /proc/net/{tcp,udp}[6] socket states: a TCP socket that listens, a UDP socket that is bound and unconnected.
+SOCKET_STATES = dict(tcp="0A", udp="07")
+
+
+def _proc_net_address(hex_address):
+    """The IPv4 address of a /proc/net/{tcp,udp}[6] local address ('0100007F' -> '127.0.0.1'); '0.0.0.0' for every
+    address (IPv4 or IPv6), None for an IPv6 address that does not map an IPv4 one."""
+    if len(hex_address) == 8:
+        return ".".join(str(int(hex_address[index:index + 2], 16)) for index in (6, 4, 2, 0))
+    if hex_address.strip("0") == "":
+        return "0.0.0.0"
+    # ::ffff:a.b.c.d, four 32-bit words each in host (little-endian) order
+    if hex_address[:16] == "0" * 16 and hex_address[16:24].upper() == "FFFF0000":
+        return _proc_net_address(hex_address[24:])
+    return None
+
+
+def listening_ports(tables, address):
+    """'tcp/PORT' and 'udp/PORT' for the sockets that hold a port on address (or on every address).
+
+    tables: {'tcp': [text of /proc/net/tcp, /proc/net/tcp6], 'udp': [...]}. The connectivity check cannot listen on
+    such a port: a store or an engine already serves it.
+    """
+    found = set()
+    for protocol, texts in tables.items():
+        for text in texts:
+            for line in text.splitlines()[1:]:
+                fields = line.split()
+                if len(fields) < 4 or fields[3] != SOCKET_STATES[protocol]:
+                    continue
+                local, dummy, port = fields[1].rpartition(":")
+                if _proc_net_address(local) in ("0.0.0.0", address):
+                    found.add("%s/%d" % (protocol, int(port, 16)))
+    return sorted(found, key=lambda entry: (entry.split("/")[0], int(entry.split("/")[1])))

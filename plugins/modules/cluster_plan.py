@@ -27,6 +27,9 @@ description:
   - When there is no problem, publishes the C(mhnet_cluster) fact to every host of the play. Roles read only that
     plan and their own variables. The plan holds the members with their addresses, the placements (control, web and
     probe hosts, keystore peers, managers and workers) and the choices that depend on the mode.
+  - The plan also lists the C(connections) the mode needs between hosts (engines to each other on 7946 TCP and UDP
+    and 4789 UDP; to the store's client port in C(kv) mode, between the store's servers on their peer ports; to the
+    managers' port in C(swarm) mode), which M(mhnet.cluster.connectivity_check) tries on every host.
   - Run it once (C(run_once)).
 extends_documentation_fragment:
   - mhnet.cluster.attributes
@@ -74,6 +77,10 @@ options:
       - The difference includes the time preflight takes to reach every host (hosts beyond the play's forks run later).
     type: float
     default: 10
+  swarm_port:
+    description: Port the swarm managers listen on (C(swarm) mode), on their cluster address.
+    type: int
+    default: 2377
 author:
   - mhnet.cluster maintainers (@mhnet-cluster)
 """
@@ -142,4 +149,9 @@ ansible_facts:
           url: consul://192.168.151.2:8500
         swarm: {}
         overlay: {attachable: false, auto_mtu: 1450, viewers: [mhs-demo0, mhs-demo1]}
+        connections:
+          - {source: mhs-demo0, source_address: 192.168.151.3, target: mhs-demo1, address: 192.168.151.4,
+             protocol: udp, port: 4789, purpose: VXLAN data, in_use: false}
+          - {source: mhs-demo0, source_address: 192.168.151.3, target: mh-keystore, address: 192.168.151.2,
+             protocol: tcp, port: 8500, purpose: consul clients, in_use: true}
 """

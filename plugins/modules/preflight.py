@@ -107,7 +107,8 @@ ansible_facts:
           engine does not answer; C(kv_backends) is null outside the key-value mode or without a local C(dockerd).
         - C(cluster_prefix) is the prefix length of the cluster address on its interface (0 when there is none).
           C(engine_networks) lists the engine's networks with their subnets, C(routes) the host's IPv4 routes other than
-          the default as [destination, interface] pairs. C(clock) is the host's time (seconds since the epoch) when the
+          the default as [destination, interface] pairs. C(listening) lists the ports (C(tcp/PORT), C(udp/PORT)) a
+          socket already holds on the cluster address or on every address. C(clock) is the host's time (seconds since the epoch) when the
           module started.
         - C(ipsec_supported) is true or false when O(check_ipsec) found out, null when it was not asked or could not
           tell; C(ipsec_error) is what the kernel (or the probe) said.
@@ -130,6 +131,7 @@ ansible_facts:
           - {name: host, subnets: []}
           - {name: none, subnets: []}
         routes: [[192.168.151.0/24, eth1], [172.17.0.0/16, docker0]]
+        listening: [tcp/22, tcp/7946, udp/4789, udp/7946]
         clock: 1795860000.25
         ipsec_supported: false
         ipsec_error: "Error: Requested AEAD algorithm not found."
@@ -173,6 +175,7 @@ from ansible_collections.mhnet.cluster.plugins.module_utils._preflight import (
     compiled_kv_backends,
     daemon_json_problem,
     ipsec_support,
+    listening_ports,
     local_problems,
     parse_ip_addr,
 )
@@ -239,6 +242,20 @@ def host_routes():
         raise PreflightError("cannot read the host's routes from /proc/net/route (%s): run preflight on a Linux host" % exc) from exc
 
 
+def host_listening(address):
+    """The ports a socket already holds on the cluster address (or on every address)."""
+    tables = {}
+    for protocol in ("tcp", "udp"):
+        tables[protocol] = []
+        for path in ("/proc/net/%s" % protocol, "/proc/net/%s6" % protocol):
+            try:
+                with open(path) as handle:
+                    tables[protocol].append(handle.read())
+            except OSError:
+                pass  # no IPv6 on this host
+    return listening_ports(tables, address)
+
+
 def ipsec_facts(module, ip):
     """ipsec_supported (True, False or None: not asked, or the probe could not tell) and ipsec_error."""
     if not module.params["check_ipsec"]:
@@ -266,7 +283,8 @@ def inspect_host(module):
     addresses = parse_ip_addr(addr_out)
     interface, address, advertise_problem = choose_advertise(addresses, p["advertise_interface"], p["advertise_address"], default_interface)
     facts.update(cluster_interface=interface or "", cluster_address=address or "", cluster_mtu=interface_mtu(interface),
-                 cluster_prefix=address_prefix(addresses, interface, address), routes=host_routes())
+                 cluster_prefix=address_prefix(addresses, interface, address), routes=host_routes(),
+                 listening=host_listening(address))
     facts.update(ipsec_facts(module, ip))
     facts["kv_backends"] = kv_backends(module)
     try:

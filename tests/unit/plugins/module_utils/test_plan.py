@@ -31,6 +31,7 @@ def plan_for(hosts, keystores=KEYSTORES, engines=ENGINES, **settings):
 def test_the_tutorial_plan_holds_members_placements_and_mode_choices():
     problems, plan = plan_for(TUTORIAL)
     assert problems == []
+    plan.pop("connections")  # test_connections_*
     assert plan == dict(
         mode="kv",
         engines=["mhs-demo0", "mhs-demo1"],
@@ -148,7 +149,7 @@ def test_swarm_mode_plans_no_keystore_and_the_first_engine_as_the_only_manager()
     problems, plan = swarm_plan(swarm_hosts())
     assert problems == []
     assert plan["keystore"] == {}
-    assert plan["swarm"] == dict(managers=["n1"], workers=["n2", "n3", "n4"], may_rejoin=[], control_leaves=False)
+    assert plan["swarm"] == dict(managers=["n1"], workers=["n2", "n3", "n4"], may_rejoin=[], control_leaves=False, port=2377)
     assert (plan["control_host"], plan["web_host"], plan["probe_host"]) == ("n1", "n1", "n4")
     assert plan["overlay"] == dict(attachable=True, auto_mtu=1500, viewers=["n1"])
     assert [plan["members"][name]["swarm_role"] for name in SWARM_NAMES] == ["manager", "worker", "worker", "worker"]
@@ -497,3 +498,47 @@ def test_the_plan_knows_the_keys_the_overlay_role_accepts():
 
 def test_the_plan_checks_the_overlay_roles_default_list_when_the_inventory_sets_none():
     assert DEFAULT_OVERLAY_NETWORKS == load_yaml("roles", "overlay", "defaults", "main.yml")["overlay_networks"]
+
+
+def connections_of(plan):
+    return sorted((entry["source"], entry["target"], "%s/%d" % (entry["protocol"], entry["port"]), entry["in_use"])
+                  for entry in plan["connections"])
+
+
+def test_connections_in_key_value_mode_are_engine_gossip_vxlan_and_the_store_port():
+    busy = dict(TUTORIAL, **{"mh-keystore": host("mh-keystore", "192.168.151.2", listening=["tcp/22", "tcp/8500"])})
+    problems, plan = plan_for(busy)
+    assert problems == []
+    assert connections_of(plan) == sorted([
+        ("mhs-demo0", "mhs-demo1", "tcp/7946", False), ("mhs-demo0", "mhs-demo1", "udp/7946", False),
+        ("mhs-demo0", "mhs-demo1", "udp/4789", False),
+        ("mhs-demo1", "mhs-demo0", "tcp/7946", False), ("mhs-demo1", "mhs-demo0", "udp/7946", False),
+        ("mhs-demo1", "mhs-demo0", "udp/4789", False),
+        ("mhs-demo0", "mh-keystore", "tcp/8500", True), ("mhs-demo1", "mh-keystore", "tcp/8500", True),
+    ])
+    first = next(entry for entry in plan["connections"] if entry["source"] == "mhs-demo1" and entry["target"] == "mh-keystore")
+    assert first == dict(source="mhs-demo1", source_address="192.168.151.4", target="mh-keystore", address="192.168.151.2",
+                         protocol="tcp", port=8500, purpose="consul clients", in_use=True)
+
+
+def test_connections_between_three_consul_servers_include_their_peer_ports():
+    hosts = dict(TUTORIAL, **{"ks1": host("ks1", "192.168.151.5"), "ks2": host("ks2", "192.168.151.6")})
+    problems, plan = plan_for(hosts, keystores=("mh-keystore", "ks1", "ks2"))
+    assert problems == []
+    between_stores = [entry for entry in connections_of(plan) if entry[0] in ("mh-keystore", "ks1", "ks2")]
+    assert len(between_stores) == 3 * 2 * 3
+    assert ("ks1", "ks2", "tcp/8300", False) in between_stores and ("ks2", "mh-keystore", "udp/8301", False) in between_stores
+
+
+def test_connections_in_swarm_mode_reach_the_managers_port_and_no_store():
+    problems, plan = plan_for(TUTORIAL, mode="swarm", engines=("mh-keystore", "mhs-demo0", "mhs-demo1"), swarm_port=12377)
+    assert problems == []
+    to_managers = [entry for entry in connections_of(plan) if entry[2] == "tcp/12377"]
+    assert to_managers == [("mhs-demo0", "mh-keystore", "tcp/12377", False), ("mhs-demo1", "mh-keystore", "tcp/12377", False)]
+    assert len(plan["connections"]) == 3 * 2 * 3 + 2
+    assert plan["swarm"]["port"] == 12377
+
+
+def test_a_plan_with_problems_lists_no_connections():
+    problems, plan = plan_for(TUTORIAL, keystore_backend="zookeeper")
+    assert problems and plan["connections"] == []

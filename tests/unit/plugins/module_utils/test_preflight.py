@@ -8,6 +8,7 @@ from ansible_collections.mhnet.cluster.plugins.module_utils._preflight import (
     compiled_kv_backends,
     daemon_json_problem,
     ipsec_support,
+    listening_ports,
     local_problems,
     parse_ip_addr,
     version_tuple,
@@ -161,3 +162,29 @@ def test_a_failed_engine_unit_gets_the_remedy_for_a_failed_unit_not_install_dock
     assert "docker.service has failed (start-limit-hit)" in problem
     assert "systemctl reset-failed docker.service docker.socket && systemctl start docker" in problem
     assert "install" not in problem
+
+
+PROC_TCP = """  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode
+   0: 00000000:0016 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 1 1 0 100 0 0 10 0
+   1: 0100007F:1F90 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 2 1 0 100 0 0 10 0
+   2: 0397A8C0:2134 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 3 1 0 100 0 0 10 0
+   3: 0497A8C0:0929 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 4 1 0 100 0 0 10 0
+   4: 0397A8C0:9C40 0497A8C0:2134 01 00000000:00000000 00:00000000 00000000     0        0 5 1 0 100 0 0 10 0
+"""
+PROC_TCP6 = """  sl  local_address                         remote_address                        st
+   0: 00000000000000000000000000000000:1F0A 00000000000000000000000000000000:0000 0A 0 0 0 0 0
+   1: 0000000000000000FFFF00000397A8C0:0CEA 00000000000000000000000000000000:0000 0A 0 0 0 0 0
+   2: 00000000000000000000000001000000:0050 00000000000000000000000000000000:0000 0A 0 0 0 0 0
+"""
+PROC_UDP = """  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode ref pointer drops
+   0: 00000000:12B5 00000000:0000 07 00000000:00000000 00:00000000 00000000     0        0 6 2 0 0
+   1: 0397A8C0:1F0A 00000000:0000 07 00000000:00000000 00:00000000 00000000     0        0 7 2 0 0
+"""
+
+
+def test_listening_ports_are_those_on_the_cluster_address_or_every_address():
+    # tcp: 22 on every address, 8080 on loopback only, 8500 (0x2134) on the cluster address 192.168.151.3, 2345 on
+    # another address, a connected socket (state 01); tcp6: 7946 on ::, 3306 on ::ffff:192.168.151.3, 80 on ::1.
+    tables = dict(tcp=[PROC_TCP, PROC_TCP6], udp=[PROC_UDP])
+    assert listening_ports(tables, "192.168.151.3") == ["tcp/22", "tcp/3306", "tcp/7946", "tcp/8500", "udp/4789", "udp/7946"]
+    assert listening_ports(tables, "192.168.151.4") == ["tcp/22", "tcp/2345", "tcp/7946", "udp/4789"]

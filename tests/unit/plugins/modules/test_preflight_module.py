@@ -64,6 +64,7 @@ def run(capsys, tmp_path, api_client, dockerd=None, run_command=None, unshare="/
             mock.patch.object(preflight.AnsibleModule, "run_command", side_effect=run_command or commands()), \
             mock.patch.object(preflight, "interface_mtu", return_value=1500), \
             mock.patch.object(preflight, "read_routes", return_value=ROUTES, side_effect=routes), \
+            mock.patch.object(preflight, "host_listening", return_value=["tcp/22"]), \
             mock.patch.object(preflight.time, "time", return_value=CLOCK):
         with pytest.raises(SystemExit):
             preflight.main()
@@ -85,6 +86,7 @@ def test_a_swarm_manager_is_described_by_the_shared_swarm_facts(capsys, tmp_path
         cluster_mtu=1500, cluster_prefix=24, kv_backends=None, problems=[], clock=CLOCK, engine_unit={},
         engine_networks=[dict(name="bridge", subnets=["172.17.0.0/16"]), dict(name="host", subnets=[]), dict(name="none", subnets=[])],
         routes=[["192.168.151.0/24", "eth1"], ["172.17.0.0/16", "docker0"]], ipsec_supported=None, ipsec_error="",
+        listening=["tcp/22"],
     )
 
 
