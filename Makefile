@@ -11,7 +11,7 @@ PLAYBOOK := $(BIN)/ansible-playbook
 PIP_BOOTSTRAP_CACHE := $(HOME)/.ansible/test/cache
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 
-.PHONY: help venv demo lab-up lab-down site build test lint sanity unit molecule bench clean
+.PHONY: help venv demo lab-up lab-down site undo build test lint sanity unit molecule bench clean
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -36,6 +36,9 @@ lab-down: venv  ## Remove the lab hosts, their volumes and networks
 
 site: venv  ## Run site.yml against the lab inventory
 	$(PLAYBOOK) -i $(LAB_INVENTORY) site.yml
+
+undo: venv  ## Run undo.yml against the lab inventory: remove what site.yml added
+	$(PLAYBOOK) -i $(LAB_INVENTORY) undo.yml
 
 build: venv  ## Build the collection tarball (the product only: galaxy.yml lists what ships) into .cache/build
 	$(BIN)/ansible-galaxy collection build --force --output-path $(BUILD_DIR)
