@@ -3,6 +3,7 @@
 import os
 import shlex
 import subprocess
+import sys
 import time
 
 import pytest
@@ -14,6 +15,12 @@ SITE = os.path.join(os.environ["MOLECULE_PROJECT_DIRECTORY"], "site.yml")
 with open(os.path.join(os.environ["MOLECULE_SCENARIO_DIRECTORY"], "vars", "lab.yml")) as _lab:
     # The lab's inventory group is its name with dashes as underscores (lab/roles/lab/templates/inventory.yml.j2).
     LAB_GROUP = yaml.safe_load(_lab)["lab_name"].replace("-", "_")
+
+# The reliability table (issue 9): the `reliability` fixture (a test's row) and the hooks that print the table at the
+# end of the session and write it under .cache/reliability. The module sits beside this file (scenarios link it).
+sys.path.insert(0, os.path.dirname(os.path.realpath(__file__)))
+from reliability_table import (pytest_configure, pytest_runtest_makereport, pytest_terminal_summary,  # noqa: E402,F401
+                               reliability)
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,270 @@
+"""Faults survived (issue 9), injected on a converged key-value cluster (the reliability scenario's own lab).
+
+Each fault is real: a container or engine of the lab is restarted or stopped. Each is followed by a run of site.yml
+that must converge and change only what the fault changed (none of these faults changes what the collection
+manages, so nothing), then by the tutorial's check: busybox on one host fetches http://web on the other over my-net.
+Every test records its row of the reliability table (reliability_table.py).
+"""
+
+import json
+import os
+import re
+import signal
+import subprocess
+import threading
+import time
+
+import pytest
+import yaml
+
+INVENTORY = os.path.join(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"], "inventory")
+SITE = os.path.join(os.environ["MOLECULE_PROJECT_DIRECTORY"], "site.yml")
+with open(os.path.join(os.environ["MOLECULE_SCENARIO_DIRECTORY"], "vars", "lab.yml")) as _lab:
+    LAB_NAME = yaml.safe_load(_lab)["lab_name"]
+PAGE = "Welcome to nginx!"
+
+
+@pytest.fixture(scope="module")
+def engines(lab_hosts, lab_groups):
+    return [lab_hosts[name] for name in lab_groups["docker_hosts"]]
+
+
+@pytest.fixture(scope="module")
+def keystore(lab_hosts, lab_groups):
+    return lab_hosts[lab_groups["keystore"][0]]
+
+
+def changed_tasks(output):
+    """'task on host' for every task that reported changed in a run's output (default callback)."""
+    task, changed = None, set()
+    for line in output.splitlines():
+        banner = re.match(r"^TASK \[(.*)\] \*+", line)
+        if banner:
+            task = banner.group(1)
+            continue
+        result = re.match(r"^changed: \[([^\]]+)\]", line)
+        if result and task:
+            changed.add("%s on %s" % (task, result.group(1)))
+    return sorted(changed)
+
+
+def converges(run_site, row, *args):
+    """The re-run after a fault: it must succeed and change nothing (no fault here changes what the collection
+    manages). Records the nothing-changed check on the row."""
+    rc, output = run_site(*args)
+    assert rc == 0, output[-3000:]
+    changed = changed_tasks(output)
+    row.unchanged = "no" if changed else "yes"
+    assert not changed, "the re-run after the fault changed: %s" % changed
+    return output
+
+
+def wait_for(what, check, timeout=120, interval=2):
+    """Calls check() until it returns a true value (bounded by timeout); fails naming what did not happen."""
+    deadline = time.time() + timeout
+    while True:
+        try:
+            value = check()
+        except AssertionError:
+            value = None
+        if value:
+            return value
+        if time.time() > deadline:
+            raise AssertionError("%s: not within %d s" % (what, timeout))
+        time.sleep(interval)
+
+
+def engine_answers(host):
+    return host.run("docker info --format '{{.ID}}'").rc == 0
+
+
+def network_id(engine, docker):
+    return docker(engine, "network", "ls", "--filter", "name=^my-net$", "--format", "{{.ID}}")
+
+
+def started_at(host, container):
+    result = host.run("docker inspect --format '{{.State.Running}} {{.State.StartedAt}}' %s" % container)
+    return result.stdout.strip() if result.rc == 0 else ""
+
+
+def run_site_during(trigger, action, *args, pause=False, timeout=900):
+    """Runs site.yml as run_site does and calls action() once, when a line of the run's output contains trigger.
+
+    pause=True stops the whole run (SIGSTOP to its process group) while action() runs and resumes it after, so
+    the fault lands at that point of the run and nowhere else. Returns (exit code, output, action's result).
+    """
+    env = dict(os.environ, ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0", PYTHONUNBUFFERED="1")
+    process = subprocess.Popen(["ansible-playbook", "-i", INVENTORY, SITE, *args], stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, text=True, env=env, start_new_session=True)
+    watchdog = threading.Timer(timeout, os.killpg, (process.pid, signal.SIGKILL))
+    watchdog.start()
+    lines, fired, result, error = [], False, None, None
+    try:
+        for line in process.stdout:
+            lines.append(line)
+            if not fired and trigger in line:
+                fired = True
+                if pause:
+                    os.killpg(process.pid, signal.SIGSTOP)
+                try:
+                    result = action()
+                except Exception as failure:  # noqa: BLE001 -- raised once the run is over
+                    error = failure
+                finally:
+                    if pause:
+                        os.killpg(process.pid, signal.SIGCONT)
+        rc = process.wait()
+    finally:
+        watchdog.cancel()
+    if error:
+        raise error
+    assert fired, "the run never printed %r: %s" % (trigger, "".join(lines)[-3000:])
+    return rc, "".join(lines), result
+
+
+@pytest.mark.reliability("the run during the restart succeeds; my-net keeps its ID (Consul's data kept); re-run "
+                         "changes nothing; fetch passes")
+def test_keystore_restarted_during_a_run(keystore, engines, docker, run_site, fetch_page, reliability):
+    ids_before = [network_id(engine, docker) for engine in engines]
+    assert ids_before[0] and len(set(ids_before)) == 1, ids_before
+    consul_before = started_at(keystore, "consul")
+    assert consul_before.startswith("true "), consul_before
+    restarts = []
+
+    def restart_consul():
+        # In the background: the run goes on (keystore wait, overlay, workload) while Consul restarts.
+        thread = threading.Thread(target=lambda: restarts.append(keystore.run("docker restart consul")))
+        thread.start()
+        return thread
+
+    rc, output, thread = run_site_during("PLAY [Engines", restart_consul)
+    thread.join(120)
+    assert restarts and restarts[0].rc == 0, restarts and restarts[0].stderr
+    consul_after = started_at(keystore, "consul")
+    assert consul_after.startswith("true ") and consul_after != consul_before, "Consul was not restarted"
+    reliability.observed = "run during the restart: %s" % reliability_summary(rc, output)
+    assert rc == 0, output[-3000:]
+    ids_after = [network_id(engine, docker) for engine in engines]
+    assert ids_after == ids_before, "my-net's ID changed: %s -> %s" % (ids_before, ids_after)
+    converges(run_site, reliability)
+    assert PAGE in fetch_page(engines[-1])
+    reliability.observed += "; my-net %s on both engines; re-run changed nothing; fetch ok" % ids_after[0][:12]
+
+
+@pytest.mark.reliability("web restarts by its restart policy; re-run changes nothing; fetch passes")
+def test_an_engine_restarted(engines, run_site, fetch_page, reliability):
+    web_host = engines[0]
+    web_before = started_at(web_host, "web")
+    assert web_before.startswith("true "), web_before
+    web_host.check_output("systemctl restart docker.service")
+    wait_for("the engine answers after its restart", lambda: engine_answers(web_host), timeout=90)
+    web_after = wait_for("web runs again", lambda: started_at(web_host, "web").startswith("true ") and started_at(web_host, "web"))
+    assert web_after != web_before, "web was not restarted with its engine"
+    assert PAGE in fetch_page(engines[-1])
+    converges(run_site, reliability)
+    assert PAGE in fetch_page(engines[-1])
+    reliability.observed = "web back by its restart policy; fetch ok; re-run changed nothing; fetch ok"
+
+
+def lab_container(name):
+    return "%s-%s" % (LAB_NAME, name)
+
+
+def lab_addresses(container):
+    """{lab network: address} of a lab host's container, read from this machine's engine."""
+    networks = json.loads(subprocess.run(["docker", "inspect", "--format", "{{json .NetworkSettings.Networks}}", container],
+                                         capture_output=True, text=True, check=True).stdout)
+    return dict((name, network["IPAddress"]) for name, network in networks.items())
+
+
+@pytest.mark.reliability("the host rejoins with its engine, containers and addresses; re-run changes nothing; fetch "
+                         "passes")
+def test_a_whole_host_restarted(lab_groups, lab_hosts, engines, docker, run_site, fetch_page, reliability):
+    name = lab_groups["docker_hosts"][-1]
+    host, container = lab_hosts[name], lab_container(name)
+    addresses = lab_addresses(container)
+    boot_before = host.check_output("cat /proc/sys/kernel/random/boot_id; systemctl show --property ActiveEnterTimestampMonotonic docker.service")
+    subprocess.run(["docker", "stop", container], check=True, capture_output=True, timeout=120)
+    state = subprocess.run(["docker", "inspect", "--format", "{{.State.Running}}", container], capture_output=True,
+                           text=True, check=True).stdout.strip()
+    assert state == "false", "the host did not stop"
+    subprocess.run(["docker", "start", container], check=True, capture_output=True, timeout=120)
+    wait_for("%s's engine answers after the host started" % name, lambda: engine_answers(host), timeout=180)
+    assert host.check_output("cat /proc/sys/kernel/random/boot_id; systemctl show --property ActiveEnterTimestampMonotonic docker.service") != boot_before
+    assert lab_addresses(container) == addresses, "the host came back with other addresses than %s" % addresses
+    assert network_id(host, docker) == network_id(engines[0], docker)
+    assert PAGE in fetch_page(host)
+    converges(run_site, reliability)
+    assert PAGE in fetch_page(host)
+    reliability.observed = "%s back with its addresses; my-net seen; fetch ok; re-run changed nothing; fetch ok" % name
+
+
+@pytest.mark.reliability("the run fails with a message naming the host; once the engine is back the next run "
+                         "converges, changes nothing; fetch passes")
+def test_a_host_failing_mid_run(lab_groups, lab_hosts, engines, run_site, fetch_page, reliability):
+    name = lab_groups["docker_hosts"][-1]
+    host = lab_hosts[name]
+
+    def stop_engine():
+        # The run is paused (preflight is over, the keystore play starts): the engine stops before the next play.
+        host.check_output("systemctl stop docker.socket docker.service")
+        return host.run("systemctl is-active docker.service").stdout.strip()
+
+    try:
+        rc, output, state = run_site_during("PLAY [Keystore", stop_engine, pause=True)
+        assert state != "active", "the engine did not stop"
+        reliability.observed = reliability_summary(rc, output)
+        assert rc != 0, "the run succeeded with %s's engine stopped" % name
+        failures = [line for line in output.splitlines() if re.match(r"^(fatal|failed): \[%s[\] ]" % re.escape(name), line)]
+        assert failures, "no failure names %s: %s" % (name, output[-3000:])
+        # The engine's own error (Docker's client cannot reach it), not a template or conditional error.
+        assert "Error connecting" in failures[0] or "engine" in failures[0], failures[0]
+        assert "Error while evaluating" not in output and "has no attribute" not in output, failures[0]
+        assert "PLAY [Preflight" in output and "preflight found" not in output, "the run did not get past preflight"
+    finally:
+        host.check_output("systemctl start docker.service")
+    wait_for("%s's engine answers after its start" % name, lambda: engine_answers(host), timeout=90)
+    converges(run_site, reliability)
+    assert PAGE in fetch_page(engines[-1])
+    reliability.observed += "; engine started; re-run changed nothing; fetch ok"
+
+
+def reliability_summary(rc, output):
+    from reliability_table import summarize
+    return summarize(rc, output)
+
+
+def engine_start(host):
+    """When docker.service last entered active (monotonic µs), and whether it is active."""
+    return host.check_output("systemctl show --property ActiveEnterTimestampMonotonic --property ActiveState docker.service")
+
+
+@pytest.mark.reliability("4 quick runs each changing daemon.json: every run succeeds, each engine restarts 4 times "
+                         "and stays up (systemd start limit); re-run changes nothing; fetch passes")
+def test_four_quick_runs_that_each_change_daemon_json(engines, run_site, fetch_page, reliability):
+    # discovery.heartbeat is a cluster-store option of Docker 20.10 (how often an engine re-registers in the store).
+    values = [{"discovery.heartbeat": "10"}, {"discovery.heartbeat": "15"}] * 2
+    starts = dict((engine.backend.hostname, [engine_start(engine)]) for engine in engines)
+    began = time.time()
+    warnings = 0
+    limit = engines[0].check_output("systemctl show --property StartLimitBurst --property StartLimitIntervalUSec docker.service")
+    for value in values:
+        rc, output = run_site("--tags", "engine", "-e", json.dumps(dict(engine_cluster_store_opts=value)))
+        assert rc == 0, output[-3000:]
+        warnings += len(re.findall(r"cleared\s+with\s+systemctl\s+reset-failed", output))
+        for engine in engines:
+            assert json.loads(engine.check_output("cat /etc/docker/daemon.json"))["cluster-store-opts"] == value
+            assert engine_answers(engine)
+            starts[engine.backend.hostname].append(engine_start(engine))
+    elapsed = time.time() - began
+    spans = []
+    for hostname, seen in starts.items():
+        assert all("ActiveState=active" in state for state in seen), (hostname, seen)
+        assert len(set(seen)) == len(values) + 1, "%s was not restarted by every run: %s" % (hostname, seen)
+        entered = [int(re.search(r"ActiveEnterTimestampMonotonic=(\d+)", state).group(1)) for state in seen[1:]]
+        spans.append((entered[-1] - entered[0]) / 1e6)
+    reliability.observed = ("4 runs in %d s; each engine restarted 4 times within %d s (docker.service: %s) and is "
+                            "active; %d start-limit reset(s) warned" % (elapsed, max(spans), " ".join(limit.split()), warnings))
+    converges(run_site, reliability, "-e", json.dumps(dict(engine_cluster_store_opts=values[-1])))
+    assert PAGE in fetch_page(engines[-1])
+    reliability.observed += "; re-run changed nothing; fetch ok"
