@@ -60,7 +60,7 @@ unit: venv  ## pytest unit tests (no Docker): the collection's and the lab's
 	$(BIN)/pytest tests/unit lab/tests
 
 molecule: venv  ## The molecule scenarios on the lab (real engines)
-	for scenario in default checks etcd generations swarm; do \
+	for scenario in default checks etcd generations swarm secure; do \
 	  PATH=$(CURDIR)/$(BIN):$$PATH $(CURDIR)/$(BIN)/molecule test -s $$scenario || exit 1; \
 	done
 
