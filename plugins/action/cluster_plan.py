@@ -69,7 +69,8 @@ class ActionModule(ActionBase):
         for name in task_vars["ansible_play_hosts_all"]:
             host = hostvars[name]
             hosts[name] = dict(facts=host.get("mhnet_host"), swarm_role=host.get("mhnet_swarm_role") or "",
-                               force_rejoin=bool(host.get("mhnet_swarm_force_rejoin", False)))
+                               force_rejoin=bool(host.get("mhnet_swarm_force_rejoin", False)),
+                               state=host.get("mhnet_state") or "present")
         # TLS and the ACL token (module_utils/_keystore_security.py): with TLS, Consul's port defaults to its HTTPS one.
         security = dict((name, security_inputs(hostvars[name], self._loader.path_dwim)) for name in hosts)
         if args["mode"] == "kv" and not args["keystore_port"] and tls_requested(security):

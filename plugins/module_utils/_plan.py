@@ -192,12 +192,37 @@ def swarm_role(swarm, name):
 
 def choose_control_host(facts, managers):
     """The first planned manager that already manages a swarm (so a re-run, or a change of roles, goes through a
-    live manager of the existing swarm); the first planned manager when none does."""
+    live manager of the existing swarm); the first planned manager when none does.
+
+    A planned manager rebuilt blank (the first one, say) thus joins through another live manager: the play never
+    starts a second swarm while a planned manager still manages the first."""
     for name in managers:
         host = facts.get(name) or {}
         if host.get("swarm_state") == "active" and host.get("swarm_manager"):
             return name
     return managers[0] if managers else ""
+
+
+HOST_STATES = ("present", "absent")
+
+
+def leaving_problems(states, engines, keystores, mode):
+    """(problems, leaving engines) from each host's mhnet_state; the web host (the first engine) and keystore hosts
+    cannot leave: what they run must move first."""
+    problems = ["%s: mhnet_state is %r: use present or absent" % (name, state)
+                for name, state in sorted(states.items()) if state not in HOST_STATES]
+    leaving = [name for name in engines if states.get(name) == "absent"]
+    if leaving and leaving[0] == engines[0]:
+        problems.append("%s runs web (it is the first host of the engine group): put another engine first in that group "
+                        "and run site.yml, so that web moves there; then set mhnet_state: absent for %s"
+                        % (engines[0], engines[0]))
+    if mode == "kv":
+        problems += ["%s runs the keystore: it cannot leave while the engines use it; move the keystore to other hosts "
+                     "(the keystore group) first" % name for name in keystores if states.get(name) == "absent"]
+    stray = [name for name, state in sorted(states.items()) if state == "absent" and name not in engines
+             and not (mode == "kv" and name in keystores)]
+    problems += ["%s: mhnet_state: absent is for engines, and this host is not in the engine group" % name for name in stray]
+    return problems, leaving
 
 
 def cluster_subnet_problems(facts, names):
@@ -484,7 +509,8 @@ def make_plan(settings, hosts, keystores, engines):
 
     settings: mode, keystore_backend, keystore_port (0: the backend's own); overlay_networks (the overlay role's list,
     none when absent), clock_skew_max (seconds, CLOCK_SKEW_MAX when absent, 0: not checked), swarm_port (0: 2377).
-    hosts: every host of the play -> {'facts': its mhnet_host fact or None, 'swarm_role': str, 'force_rejoin': bool}.
+    hosts: every host of the play -> {'facts': its mhnet_host fact or None, 'swarm_role': str, 'force_rejoin': bool,
+    'state': 'present' or 'absent' (mhnet_state; absent: the engine leaves the cluster)}.
     keystores, engines: inventory names of the keystore and engine groups, in inventory order.
     """
     mode = settings["mode"]
@@ -492,6 +518,10 @@ def make_plan(settings, hosts, keystores, engines):
     facts = dict((name, host["facts"]) for name, host in hosts.items() if host.get("facts"))
     keystores = [name for name in keystores if name in facts]
     engines = [name for name in engines if name in facts]
+    states = dict((name, host.get("state") or "present") for name, host in hosts.items())
+    leaving_host_problems, leaving = leaving_problems(states, engines, keystores, mode)
+    problems += leaving_host_problems
+    engines = [name for name in engines if name not in leaving]
     roles = dict((name, host.get("swarm_role") or "") for name, host in hosts.items())
     if mode == "kv":
         problems += ["%s: mhnet_swarm_role is set but the cluster runs in key-value mode, where it means nothing: "
@@ -499,13 +529,14 @@ def make_plan(settings, hosts, keystores, engines):
     if not engines:
         problems.append("no engine hosts in this play (engine group empty or not targeted): put the engines in the "
                         "docker hosts group (mhnet_docker_group names the group)")
-    plan = dict(mode=mode, engines=engines, keystore={}, swarm={})
+    plan = dict(mode=mode, engines=engines, leaving=leaving, keystore={}, swarm={})
     managers, control_host = engines[:1], engines[0] if engines else ""
     if mode == "swarm" and engines:
         role_problems, managers, workers = swarm_roles(engines, roles)
         problems += role_problems
         problems += ["%s: mhnet_swarm_role is set but the host is not in the engine group: put it in that group or "
-                     "remove the setting" % name for name in sorted(roles) if roles[name] and name not in engines]
+                     "remove the setting" % name for name in sorted(roles)
+                     if roles[name] and name not in engines and name not in leaving]
         may_rejoin = [name for name, host in hosts.items() if host.get("force_rejoin")]
         control_host = choose_control_host(facts, managers)
         if control_host:
@@ -524,10 +555,11 @@ def make_plan(settings, hosts, keystores, engines):
     problems += cluster_subnet_problems(facts, cluster)
     problems += clock_skew_problems(facts, cluster, settings.get("clock_skew_max", CLOCK_SKEW_MAX))
     problems += overlay_problems(settings.get("overlay_networks"), mode, facts, engines)
-    # Cluster-wide calls go to a manager; the web server runs on the first engine and is fetched from the last.
+    # Cluster-wide calls go to a manager; the web server runs on the first engine.
     plan["control_host"] = control_host
     plan["web_host"] = engines[0] if engines else ""
-    plan["probe_host"] = engines[-1] if engines else ""
+    # The probe on the second engine (away from web): an engine added at the end of the group moves nothing.
+    plan["probe_host"] = engines[1] if len(engines) > 1 else (engines[0] if engines else "")
     mtus = [plan["members"][name]["mtu"] for name in engines if plan["members"][name]["mtu"]]
     plan["overlay"] = dict(
         attachable=mode == "swarm",

@@ -25,21 +25,22 @@ description:
     C(--enable-v2=true)."
   - "ZooKeeper is not supported: as a cluster store it is broken upstream
     (U(https://github.com/moby/libnetwork/issues/2006))."
-  - The probe key C(mhnet/probe) is the module's own scratch key. Writing it is not reported as a change, so the
-    module always returns C(changed=false).
+  - With O(forget), deletes those keys under O(prefix) (engines that left the cluster: Docker never removes its
+    own), and reports a change when one was there.
+  - The probe key C(mhnet/probe) is the module's own scratch key. Writing it is not reported as a change.
 extends_documentation_fragment:
   - mhnet.cluster.attributes
 attributes:
   check_mode:
     support: full
     details:
-      - In check mode the probe key is not written; the module only reads.
+      - In check mode the probe key is not written and no key is forgotten; the module only reads.
   diff_mode:
     support: none
   idempotent:
     support: full
     details:
-      - The only write is the module's own probe key, which is not counted as a change.
+      - The module's own probe key is not counted as a change; a forgotten key is, once.
 options:
   backend:
     description: Kind of key-value store.
@@ -60,6 +61,13 @@ options:
     default: docker/nodes/
   expect:
     description: Keys (relative to O(prefix)) that must be present, for example C(192.168.151.3:2376).
+    type: list
+    elements: str
+    default: []
+  forget:
+    description:
+      - Keys (relative to O(prefix)) to delete when present, for example the C(ADDRESS:PORT) of an engine that left.
+      - Deleted after the store has a leader; O(expect) is then checked against what remains.
     type: list
     elements: str
     default: []
@@ -151,6 +159,12 @@ missing:
   type: list
   elements: str
   sample: ["192.168.151.4:2376"]
+forgotten:
+  description: Keys of O(forget) that were there and were deleted (would be, in check mode).
+  returned: always
+  type: list
+  elements: str
+  sample: ["192.168.151.5:2376"]
 elapsed:
   description: Seconds the module waited, to a tenth of a second.
   returned: always
@@ -283,6 +297,12 @@ class ConsulStore(Store):
             raise self.answer_error("GET", path, status, body)
         return sorted(key[len(self.prefix):] for key in keys if key.startswith(self.prefix))
 
+    def delete(self, key):
+        path = "/v1/kv/%s" % quote(self.prefix + key, safe="/:")
+        status, body = self.request(path, method="DELETE")
+        if status != 200:
+            raise self.answer_error("DELETE", path, status, body)
+
 
 class EtcdStore(Store):
     """etcd through its v2 HTTP API, the one Docker's cluster store uses."""
@@ -337,6 +357,13 @@ class EtcdStore(Store):
         start = len("/" + self.prefix)
         return sorted(child["key"][start:] for child in (answer.get("node") or {}).get("nodes") or [])
 
+    def delete(self, key):
+        path = self.key_path(self.prefix + key)
+        status, answer = self.json_request(path, method="DELETE")
+        if status != 200 and not (status == 404 and answer.get("errorCode") == 100):
+            raise KeystoreError("answered DELETE %s with HTTP %d (%s): check the keystore container's logs" % (
+                path, status, answer.get("message", answer)))
+
 
 STORES = dict(consul=ConsulStore, etcd=EtcdStore)
 
@@ -347,7 +374,7 @@ class Waiter:
     def __init__(self, store, params, check_mode, clock=time.monotonic, sleep=time.sleep, stamp=time.time):
         self.store, self.params, self.check_mode = store, params, check_mode
         self.clock, self.sleep, self.stamp = clock, sleep, stamp
-        self.leader, self.keys = "", []
+        self.leader, self.keys, self.forgotten = "", [], []
         self.probed = not params["probe"] or check_mode  # check mode writes nothing
         self.problem = None  # why the last look was not ready: (kind, detail)
 
@@ -369,6 +396,13 @@ class Waiter:
                     return False
                 self.probed = True
             self.keys = self.store.keys()
+            stale = [key for key in self.params["forget"] if key in self.keys and key not in self.forgotten]
+            for key in stale:
+                if not self.check_mode:
+                    self.store.delete(key)
+                self.forgotten.append(key)
+            if stale and not self.check_mode:
+                self.keys = self.store.keys()
         except Unreachable as exc:
             self.problem = ("unreachable", str(exc))
             return False
@@ -389,7 +423,8 @@ class Waiter:
         return self.result(self.clock() - start)
 
     def result(self, elapsed):
-        return dict(leader=self.leader, keys=self.keys, missing=self.missing(), elapsed=round(elapsed, 1))
+        return dict(leader=self.leader, keys=self.keys, missing=self.missing(), forgotten=self.forgotten,
+                    elapsed=round(elapsed, 1))
 
     def message(self, elapsed):
         kind, detail = self.problem
@@ -435,6 +470,7 @@ def main():
             port=dict(type="int", required=True),
             prefix=dict(type="str", default="docker/nodes/"),
             expect=dict(type="list", elements="str", default=[]),
+            forget=dict(type="list", elements="str", default=[]),
             probe=dict(type="bool", default=True),
             timeout=dict(type="int", default=60),
             tls_ca=dict(type="path"),
@@ -447,7 +483,8 @@ def main():
         supports_check_mode=True,
     )
     try:
-        module.exit_json(changed=False, **wait(module.params, module.check_mode))
+        result = wait(module.params, module.check_mode)
+        module.exit_json(changed=bool(result["forgotten"]), **result)
     except MhnetError as exc:
         module.fail_json(msg=str(exc), changed=False, exception=traceback.format_exc(), **getattr(exc, "result", {}))
 

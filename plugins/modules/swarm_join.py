@@ -15,6 +15,9 @@ description:
   - Unlike a plain join, it checks which swarm a host already in a swarm belongs to. A host whose node ID is
     among O(members) (the nodes a manager of the intended swarm lists) is left as it is; a host in any other
     swarm is refused with a message naming that swarm, unless O(force_rejoin) makes it leave and join.
+  - A host half-joined to the intended swarm (pending, or with a node ID that O(members) does not hold, while its
+    swarm is O(cluster_id) or its managers are among O(remote_addrs)) leaves and joins again; the swarm role then
+    removes its old node, listed down.
   - Role changes (promote, demote) and node labels are a manager's job (M(community.docker.docker_node)).
 extends_documentation_fragment:
   - mhnet.cluster.attributes
@@ -36,7 +39,7 @@ options:
     elements: str
     default: []
   cluster_id:
-    description: ID of the intended swarm, used in messages.
+    description: ID of the intended swarm, used in messages and to recognise a host half-joined to it.
     type: str
     default: ""
   advertise_addr:
@@ -102,8 +105,11 @@ def converge(module, client):
         return result
     current = describe_swarm(swarm["swarm_cluster_id"], swarm["swarm_managers"])
     intended = "swarm %s" % p["cluster_id"] if p["cluster_id"] else "the swarm of %s" % ", ".join(p["remote_addrs"])
+    # Half-joined to this swarm (pending, or a node ID the managers no longer list): left and joined again.
+    ours = state in ACTIVE_SWARM_STATES and ((p["cluster_id"] and swarm["swarm_cluster_id"] == p["cluster_id"])
+                                            or set(swarm["swarm_managers"]) & set(p["remote_addrs"]))
     if state in ACTIVE_SWARM_STATES:
-        if not p["force_rejoin"]:
+        if not p["force_rejoin"] and not ours:
             raise ForeignSwarmError(
                 "this host is in %s, not in %s: nothing was changed. Take it out of the inventory, or set "
                 "mhnet_swarm_force_rejoin: true to make it leave that swarm and join this one" % (current, intended))

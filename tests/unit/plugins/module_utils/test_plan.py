@@ -35,6 +35,7 @@ def test_the_tutorial_plan_holds_members_placements_and_mode_choices():
     assert plan == dict(
         mode="kv",
         engines=["mhs-demo0", "mhs-demo1"],
+        leaving=[],
         members={
             "mh-keystore": dict(hostname="mh-keystore", address="192.168.151.2", interface="eth1", mtu=1500,
                                 engine_version="20.10.5+dfsg1", swarm_role="", swarm_node_id=""),
@@ -150,7 +151,7 @@ def test_swarm_mode_plans_no_keystore_and_the_first_engine_as_the_only_manager()
     assert problems == []
     assert plan["keystore"] == {}
     assert plan["swarm"] == dict(managers=["n1"], workers=["n2", "n3", "n4"], may_rejoin=[], control_leaves=False, port=2377)
-    assert (plan["control_host"], plan["web_host"], plan["probe_host"]) == ("n1", "n1", "n4")
+    assert (plan["control_host"], plan["web_host"], plan["probe_host"]) == ("n1", "n1", "n2")
     assert plan["overlay"] == dict(attachable=True, auto_mtu=1500, viewers=["n1"])
     assert [plan["members"][name]["swarm_role"] for name in SWARM_NAMES] == ["manager", "worker", "worker", "worker"]
 
@@ -158,7 +159,7 @@ def test_swarm_mode_plans_no_keystore_and_the_first_engine_as_the_only_manager()
 def test_the_first_engine_may_be_a_worker_and_still_runs_web():
     problems, plan = swarm_plan(swarm_hosts({"n1": "worker", "n2": "manager"}))
     assert problems == []
-    assert (plan["control_host"], plan["web_host"], plan["probe_host"]) == ("n2", "n1", "n4")
+    assert (plan["control_host"], plan["web_host"], plan["probe_host"]) == ("n2", "n1", "n2")
     assert plan["swarm"]["managers"] == ["n2"] and plan["overlay"]["viewers"] == ["n2"]
 
 
@@ -542,3 +543,44 @@ def test_connections_in_swarm_mode_reach_the_managers_port_and_no_store():
 def test_a_plan_with_problems_lists_no_connections():
     problems, plan = plan_for(TUTORIAL, keystore_backend="zookeeper")
     assert problems and plan["connections"] == []
+
+
+# Hosts leaving the cluster (mhnet_state: absent) ------------------------------------------------------------------
+
+
+def leaving(hosts, *names, state="absent"):
+    return dict(hosts, **dict((name, dict(hosts[name], state=state)) for name in names))
+
+
+def test_a_leaving_engine_is_out_of_the_placements_and_the_connections_but_still_a_member():
+    hosts = dict(TUTORIAL, **{"mhs-demo2": host("mhs-demo2", "192.168.151.5")})
+    problems, plan = plan_for(leaving(hosts, "mhs-demo2"), engines=ENGINES + ("mhs-demo2",))
+    assert problems == []
+    assert plan["engines"] == ["mhs-demo0", "mhs-demo1"] and plan["leaving"] == ["mhs-demo2"]
+    assert plan["probe_host"] == "mhs-demo1" and "mhs-demo2" in plan["members"]
+    assert not [entry for entry in plan["connections"] if "mhs-demo2" in (entry["source"], entry["target"])]
+    problems, plan = plan_for(leaving(hosts, "mhs-demo1"), engines=ENGINES + ("mhs-demo2",))
+    assert problems == [] and plan["probe_host"] == "mhs-demo2"
+
+
+def test_the_web_host_and_the_keystore_cannot_leave_and_say_what_to_move_first():
+    problems, dummy = plan_for(leaving(TUTORIAL, "mhs-demo0", "mh-keystore"))
+    assert problems == [
+        "mhs-demo0 runs web (it is the first host of the engine group): put another engine first in that group and run "
+        "site.yml, so that web moves there; then set mhnet_state: absent for mhs-demo0",
+        "mh-keystore runs the keystore: it cannot leave while the engines use it; move the keystore to other hosts "
+        "(the keystore group) first"]
+
+
+def test_an_unknown_host_state_is_refused():
+    problems, dummy = plan_for(leaving(TUTORIAL, "mhs-demo1", state="gone"))
+    assert problems == ["mhs-demo1: mhnet_state is 'gone': use present or absent"]
+
+
+def test_a_leaving_manager_must_leave_an_odd_number_of_managers():
+    roles = dict(n1="manager", n2="manager", n3="manager")
+    problems, dummy = swarm_plan(leaving(swarm_hosts(roles), "n3"))
+    assert problems == ["2 swarm managers (n1, n2) cannot keep a Raft majority when one fails: use 1 or 3 managers"]
+    problems, plan = swarm_plan(leaving(swarm_hosts(dict(roles, n2="worker")), "n2", "n3"))
+    assert problems == [] and plan["swarm"]["managers"] == ["n1"] and plan["leaving"] == ["n2", "n3"]
+    assert plan["members"]["n3"]["swarm_role"] == ""

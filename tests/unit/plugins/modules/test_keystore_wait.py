@@ -13,7 +13,7 @@ from ansible_collections.mhnet.cluster.plugins.modules import keystore_wait
 ENGINES = ["192.168.151.3:2376", "192.168.151.4:2376"]
 CONSUL = dict(host="192.168.151.2", port=8500)
 ETCD = dict(backend="etcd", host="192.168.151.2", port=2379)
-DEFAULTS = dict(backend="consul", prefix="docker/nodes/", expect=[], probe=True, timeout=60)
+DEFAULTS = dict(backend="consul", prefix="docker/nodes/", expect=[], forget=[], probe=True, timeout=60)
 
 
 def response(status, body):
@@ -71,6 +71,9 @@ class ConsulServer(FakeServer):
                 return 500, b"No cluster leader"
             self.kv[key] = b"garbled" if self.corrupts else data
             return 200, True
+        if method == "DELETE":
+            self.kv.pop(key, None)
+            return 200, True
         if query == "raw":
             return (200, self.kv[key]) if key in self.kv else (404, b"")
         if query == "keys":
@@ -101,6 +104,8 @@ class EtcdServer(FakeServer):
         if path == "/v2/members":
             return 200, MEMBERS
         key = path[len("/v2/keys"):]
+        if method == "DELETE":
+            return (200, {"action": "delete", "node": {"key": key}}) if self.kv.pop(key, None) else (404, NOT_FOUND)
         if method == "PUT":
             if not self.accepts_writes:
                 return 403, {"errorCode": 107, "message": "read only"}
@@ -211,7 +216,8 @@ def test_consul_expected_keys_missing_after_the_timeout_are_named_with_what_is_p
         "the consul keystore at http://192.168.151.2:8500 lists 1 of 2 expected keys under docker/nodes/ after 3 s: "
         "engines not registered: 192.168.151.4:2376; present: 192.168.151.3:2376; "
         "check cluster-advertise and the engines' logs")
-    assert caught.value.result == dict(leader="192.168.151.2:8300", keys=ENGINES[:1], missing=ENGINES[1:], elapsed=3.0)
+    assert caught.value.result == dict(leader="192.168.151.2:8300", keys=ENGINES[:1], missing=ENGINES[1:], forgotten=[],
+                                       elapsed=3.0)
     assert sum(clock.sleeps) == 3 and all(seconds <= 0.5 for seconds in clock.sleeps)
 
 
@@ -428,3 +434,24 @@ def test_a_token_with_etcd_is_refused(capsys):
 def test_a_client_certificate_needs_its_key_and_the_ca(capsys):
     result = run(capsys, ConsulServer(), tls_cert="/c.pem")
     assert result["failed"] is True and "tls_cert" in result["msg"] and "tls_key" in result["msg"]
+
+
+# Engines that left -------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("server", [ConsulServer, EtcdServer])
+def test_an_engine_that_left_is_forgotten_once_and_the_others_stay(capsys, server):
+    store = server(keys=ENGINES + ["192.168.151.5:2376"])
+    backend = dict(backend="etcd") if server is EtcdServer else {}
+    result = run(capsys, store, probe=False, expect=ENGINES, forget=["192.168.151.5:2376", "192.168.151.9:2376"], **backend)
+    assert result["changed"] is True and result["forgotten"] == ["192.168.151.5:2376"]
+    assert result["keys"] == ENGINES and result["missing"] == []
+    again = run(capsys, store, probe=False, forget=["192.168.151.5:2376"], **backend)
+    assert again["changed"] is False and again["forgotten"] == []
+
+
+def test_check_mode_forgets_nothing_but_says_what_it_would(capsys):
+    store = ConsulServer(keys=ENGINES)
+    result = run(capsys, store, probe=False, forget=[ENGINES[1]], _ansible_check_mode=True)
+    assert result["changed"] is True and result["forgotten"] == [ENGINES[1]]
+    assert "DELETE" not in store.methods() and result["keys"] == ENGINES

@@ -108,3 +108,15 @@ def test_the_engine_is_named_by_docker_host_from_the_environment(capsys, monkeyp
             swarm_join.main()
     assert json.loads(capsys.readouterr().out)["changed"] is True
     api_client.assert_called_once_with(base_url="tcp://192.168.151.4:2375", version="auto", timeout=60)
+
+
+@pytest.mark.parametrize("state, cluster, managers", [
+    pytest.param("active", "X1", (), id="stale node ID of this swarm"),
+    pytest.param("pending", "", ("192.168.151.3:2377",), id="pending on this swarm's manager"),
+])
+def test_a_host_half_joined_to_this_swarm_leaves_and_joins_again(capsys, state, cluster, managers):
+    client = engine(state, node_id="n-old", cluster=cluster, managers=managers)
+    result = run(capsys, client)
+    assert result["changed"] is True and result["node_id"] == "n-new"
+    client.leave_swarm.assert_called_once_with(force=True)
+    client.join_swarm.assert_called_once()
