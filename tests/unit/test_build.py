@@ -39,7 +39,8 @@ JUNK = [
 # Top-level entries a built collection may hold.
 PRODUCT = {"MANIFEST.json", "FILES.json", "README.md", "CHANGELOG.md", "LICENSE", "COPYING", "meta", "plugins",
            "roles", "playbooks", "docs"}
-REQUIRED = ["plugins/modules/preflight.py", "roles/preflight/tasks/main.yml", "meta/runtime.yml", "README.md"]
+REQUIRED = ["plugins/modules/preflight.py", "roles/preflight/tasks/main.yml", "meta/runtime.yml", "README.md",
+            "LICENSE"]
 FORBIDDEN_PARTS = {"lab", "molecule", "tests", "__pycache__"}
 FORBIDDEN_SUFFIXES = (".pyc", ".log", ".swp", "~", ".tar.gz")
 
@@ -97,3 +98,12 @@ def test_no_lab_test_cache_or_key_file_is_in_the_tarball(built_files):
            or any(part.startswith(".") for part in name.split("/")) or "id_rsa" in name
            or name.startswith(("roles/lab", "playbooks/lab_", "plugins/modules/lab_"))]
     assert bad == []
+
+
+def test_license_is_the_full_gpl3_text(built_files):
+    """galaxy.yml declares GPL-3.0-or-later: the repository and the tarball carry the license's full text."""
+    with open(os.path.join(REPO, "LICENSE"), encoding="utf-8") as handle:
+        text = handle.read()
+    assert text.lstrip().startswith("GNU GENERAL PUBLIC LICENSE")
+    assert "Version 3, 29 June 2007" in text and "END OF TERMS AND CONDITIONS" in text
+    assert "LICENSE" in built_files
