@@ -34,13 +34,23 @@ JUNK = [
     "tests/unit/test_extra.py",
     "lab/roles/lab/tasks/extra.yml",
     "playbooks/run.log",
+    ".nox/sanity-2.17/lib/python3.11/site-packages/x.py",
+    ".tox/py311/x.py",
+    ".pytest_cache/v/cache/nodefirst",
+    "tests/consumer/ansible.cfg",
+    "meta/notes.txt~",
 ]
+
+# Development files that are tracked but are not the product: pins of the tools, the session runners, the
+# consumer fixture's requirements.
+DEV_FILES = ["requirements-dev.txt", "requirements.txt", "noxfile.py", "tox.ini", "Makefile", "ansible.cfg",
+             "requirements.yml", ".ansible-lint", "tests/consumer/requirements.yml"]
 
 # Top-level entries a built collection may hold.
 PRODUCT = {"MANIFEST.json", "FILES.json", "README.md", "CHANGELOG.md", "LICENSE", "COPYING", "meta", "plugins",
            "roles", "playbooks", "docs"}
 REQUIRED = ["plugins/modules/preflight.py", "roles/preflight/tasks/main.yml", "meta/runtime.yml", "README.md",
-            "LICENSE"]
+            "LICENSE", "meta/execution-environment.yml", "meta/ee-requirements.txt", "meta/ee-bindep.txt"]
 FORBIDDEN_PARTS = {"lab", "molecule", "tests", "__pycache__"}
 FORBIDDEN_SUFFIXES = (".pyc", ".log", ".swp", "~", ".tar.gz")
 
@@ -107,3 +117,27 @@ def test_license_is_the_full_gpl3_text(built_files):
     assert text.lstrip().startswith("GNU GENERAL PUBLIC LICENSE")
     assert "Version 3, 29 June 2007" in text and "END OF TERMS AND CONDITIONS" in text
     assert "LICENSE" in built_files
+
+
+def test_the_execution_environment_files_it_names_are_in_the_tarball(built_files):
+    """meta/execution-environment.yml names its dependency files by path in the collection: each one ships."""
+    import yaml
+
+    with open(os.path.join(REPO, "meta", "execution-environment.yml"), encoding="utf-8") as handle:
+        ee = yaml.safe_load(handle)
+    named = sorted(ee["dependencies"].values())
+    assert named and sorted(set(named) - set(built_files)) == []
+
+
+def test_the_ee_python_requirements_are_not_the_development_pins():
+    """ee-requirements.txt holds what the modules import, unpinned; the tools' pins stay in requirements-dev.txt."""
+    with open(os.path.join(REPO, "meta", "ee-requirements.txt"), encoding="utf-8") as handle:
+        lines = [line.split("#")[0].strip() for line in handle]
+    names = {line.split(">")[0].split("=")[0].split("<")[0] for line in lines if line}
+    assert names == {"docker", "requests"}
+    assert not any("==" in line for line in lines)
+
+
+@pytest.mark.parametrize("dev_file", DEV_FILES)
+def test_no_development_file_is_in_the_tarball(built_files, dev_file):
+    assert dev_file not in built_files
