@@ -104,6 +104,20 @@ def summarize(rc, output):
     return "rc=%d" % rc
 
 
+def changed_tasks(output):
+    """'task on host' for every task that reported changed in a run's output (the default callback's lines)."""
+    task, changed = None, set()
+    for line in output.splitlines():
+        banner = re.match(r"^TASK \[(.*)\] \*+", line)
+        if banner:
+            task = banner.group(1)
+            continue
+        result = re.match(r"^changed: \[([^\]]+)\]", line)
+        if result and task:
+            changed.add("%s on %s" % (task, result.group(1)))
+    return sorted(changed)
+
+
 def wrap(text, width):
     words, lines, line = str(text).split(), [], ""
     for word in words:

@@ -16,6 +16,8 @@ import time
 
 import pytest
 import yaml
+# Beside the shared conftest, which puts its directory on sys.path.
+from reliability_table import changed_tasks, summarize
 
 INVENTORY = os.path.join(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"], "inventory")
 SITE = os.path.join(os.environ["MOLECULE_PROJECT_DIRECTORY"], "site.yml")
@@ -32,20 +34,6 @@ def engines(lab_hosts, lab_groups):
 @pytest.fixture(scope="module")
 def keystore(lab_hosts, lab_groups):
     return lab_hosts[lab_groups["keystore"][0]]
-
-
-def changed_tasks(output):
-    """'task on host' for every task that reported changed in a run's output (default callback)."""
-    task, changed = None, set()
-    for line in output.splitlines():
-        banner = re.match(r"^TASK \[(.*)\] \*+", line)
-        if banner:
-            task = banner.group(1)
-            continue
-        result = re.match(r"^changed: \[([^\]]+)\]", line)
-        if result and task:
-            changed.add("%s on %s" % (task, result.group(1)))
-    return sorted(changed)
 
 
 def converges(run_site, row, *args):
@@ -142,7 +130,7 @@ def test_keystore_restarted_during_a_run(keystore, engines, docker, run_site, fe
     assert restarts and restarts[0].rc == 0, restarts and restarts[0].stderr
     consul_after = started_at(keystore, "consul")
     assert consul_after.startswith("true ") and consul_after != consul_before, "Consul was not restarted"
-    reliability.observed = "run during the restart: %s" % reliability_summary(rc, output)
+    reliability.observed = "run during the restart: %s" % summarize(rc, output)
     assert rc == 0, output[-3000:]
     ids_after = [network_id(engine, docker) for engine in engines]
     assert ids_after == ids_before, "my-net's ID changed: %s -> %s" % (ids_before, ids_after)
@@ -213,7 +201,7 @@ def test_a_host_failing_mid_run(lab_groups, lab_hosts, engines, run_site, fetch_
     try:
         rc, output, state = run_site_during("PLAY [Keystore", stop_engine, pause=True)
         assert state != "active", "the engine did not stop"
-        reliability.observed = reliability_summary(rc, output)
+        reliability.observed = summarize(rc, output)
         assert rc != 0, "the run succeeded with %s's engine stopped" % name
         failures = [line for line in output.splitlines() if re.match(r"^(fatal|failed): \[%s[\] ]" % re.escape(name), line)]
         assert failures, "no failure names %s: %s" % (name, output[-3000:])
@@ -227,11 +215,6 @@ def test_a_host_failing_mid_run(lab_groups, lab_hosts, engines, run_site, fetch_
     converges(run_site, reliability)
     assert PAGE in fetch_page(engines[-1])
     reliability.observed += "; engine started; re-run changed nothing; fetch ok"
-
-
-def reliability_summary(rc, output):
-    from reliability_table import summarize
-    return summarize(rc, output)
 
 
 def engine_start(host):
