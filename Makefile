@@ -11,7 +11,7 @@ PLAYBOOK := $(BIN)/ansible-playbook
 PIP_BOOTSTRAP_CACHE := $(HOME)/.ansible/test/cache
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 
-.PHONY: help venv demo lab-up lab-down site undo build test lint sanity unit molecule bench clean
+.PHONY: help venv demo lab-up lab-down site undo build test lint sanity unit molecule reliability bench clean
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -63,6 +63,21 @@ molecule: venv  ## The molecule scenarios on the lab (real engines)
 	for scenario in default checks etcd generations swarm secure; do \
 	  PATH=$(CURDIR)/$(BIN):$$PATH $(CURDIR)/$(BIN)/molecule test -s $$scenario || exit 1; \
 	done
+
+RELIABILITY_SCENARIOS := checks reliability swarm
+
+reliability: venv  ## Issue 9's table: refusals (checks), faults (reliability), a manager lost (swarm); one table of every case
+	@# Each scenario's verify step writes its rows to .cache/reliability/<scenario>.json; every scenario runs even
+	@# after one fails, then the table of all rows is printed and the target fails if any case or scenario did.
+	@rm -rf .cache/reliability && mkdir -p .cache/reliability
+	@status=0; for scenario in $(RELIABILITY_SCENARIOS); do \
+	  start=$$(date +%s); \
+	  PATH=$(CURDIR)/$(BIN):$$PATH $(CURDIR)/$(BIN)/molecule test -s $$scenario || status=1; \
+	  echo "molecule $$scenario: $$(( $$(date +%s) - start )) s" >> .cache/reliability/timings.txt; \
+	done; \
+	cat .cache/reliability/timings.txt; \
+	$(BIN)/python molecule/shared/tests/reliability_table.py $$(ls .cache/reliability/*.json 2>/dev/null) || status=1; \
+	exit $$status
 
 bench: venv  ## Benchmark (issue 8) on its own lab hosts: P1-P4 and the peer playbook; BENCH_ARGS=--quick for 1 round
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
