@@ -19,8 +19,8 @@ with open(os.path.join(os.environ["MOLECULE_SCENARIO_DIRECTORY"], "vars", "lab.y
 # The reliability table (issue 9): the `reliability` fixture (a test's row) and the hooks that print the table at the
 # end of the session and write it under .cache/reliability. The module sits beside this file (scenarios link it).
 sys.path.insert(0, os.path.dirname(os.path.realpath(__file__)))
-from reliability_table import (pytest_configure, pytest_runtest_makereport, pytest_terminal_summary,  # noqa: E402,F401
-                               reliability)
+from reliability_table import (  # noqa: E402,F401  # pylint: disable=unused-import
+    pytest_configure, pytest_runtest_makereport, pytest_terminal_summary, reliability)
 
 
 @pytest.fixture(scope="module")
