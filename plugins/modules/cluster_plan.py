@@ -30,6 +30,11 @@ description:
   - The plan also lists the C(connections) the mode needs between hosts (engines to each other on 7946 TCP and UDP
     and 4789 UDP; to the store's client port in C(kv) mode, between the store's servers on their peer ports; to the
     managers' port in C(swarm) mode), which M(mhnet.cluster.connectivity_check) tries on every host.
+  - "In C(kv) mode, also checks the keystore's security from each host's variables: C(mhnet_keystore_tls) (C(ca),
+    C(cert), C(key): files on the controller, on every engine and keystore host or none) and Consul's ACL tokens
+    (C(keystore_acl_master_token), C(keystore_acl_engine_token) on the keystore hosts, C(engine_keystore_token) on the
+    engines), comparing only SHA-256 digests of the tokens; TLS or tokens with etcd are refused. The plan's
+    C(keystore) then has C(tls), C(acl) and C(tls_files) (each host's controller paths), never a token."
   - Run it once (C(run_once)).
 extends_documentation_fragment:
   - mhnet.cluster.attributes
@@ -49,7 +54,7 @@ options:
     type: str
     default: consul
   keystore_port:
-    description: Client port of the store; V(0) means the backend's own (8500 for Consul, 2379 for etcd).
+    description: Client port of the store; V(0) means the backend's own (8500 for Consul, 8501 with TLS, 2379 for etcd).
     type: int
     default: 0
   keystore_group:
@@ -147,6 +152,9 @@ ansible_facts:
           address: 192.168.151.2
           port: 8500
           url: consul://192.168.151.2:8500
+          tls: false
+          acl: false
+          tls_files: {}
         swarm: {}
         overlay: {attachable: false, auto_mtu: 1450, viewers: [mhs-demo0, mhs-demo1]}
         connections:
