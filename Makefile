@@ -45,8 +45,12 @@ build: venv  ## Build the collection tarball (the product only: galaxy.yml lists
 
 test: lint sanity unit molecule  ## Everything CI runs: lint, sanity, unit tests, molecule scenarios
 
-lint: venv  ## ansible-lint, production profile, no skip list
+lint: venv  ## ansible-lint, production profile, no skip list; the changelog's fragments (tools/changelog.py --check)
 	$(BIN)/ansible-lint --profile production
+	$(BIN)/python tools/changelog.py --check
+
+changelog: venv  ## Write CHANGELOG.md from changelogs/ (antsibull-changelog): run it after adding a fragment
+	$(BIN)/python tools/changelog.py
 
 sanity: venv  ## ansible-test sanity on a copy placed under ansible_collections/mhnet/cluster
 	@# ansible-test downloads a pip bootstrap script from a host outside the package registries: bootstrap offline.

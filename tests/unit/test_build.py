@@ -44,13 +44,15 @@ JUNK = [
 # Development files that are tracked but are not the product: pins of the tools, the session runners, the
 # consumer fixture's requirements.
 DEV_FILES = ["requirements-dev.txt", "requirements.txt", "noxfile.py", "tox.ini", "Makefile", "ansible.cfg",
-             "requirements.yml", ".ansible-lint", "tests/consumer/requirements.yml"]
+             "requirements.yml", ".ansible-lint", "tests/consumer/requirements.yml", "changelogs/config.yaml",
+             "changelogs/fragments/packaging.yml", "tools/changelog.py"]
 
 # Top-level entries a built collection may hold.
-PRODUCT = {"MANIFEST.json", "FILES.json", "README.md", "CHANGELOG.md", "LICENSE", "COPYING", "meta", "plugins",
-           "roles", "playbooks", "docs"}
+PRODUCT = {"MANIFEST.json", "FILES.json", "README.md", "CHANGELOG.md", "LICENSE", "COPYING", "changelogs", "meta",
+           "plugins", "roles", "playbooks", "docs"}
 REQUIRED = ["plugins/modules/preflight.py", "roles/preflight/tasks/main.yml", "meta/runtime.yml", "README.md",
-            "LICENSE", "meta/execution-environment.yml", "meta/ee-requirements.txt", "meta/ee-bindep.txt"]
+            "LICENSE", "meta/execution-environment.yml", "meta/ee-requirements.txt", "meta/ee-bindep.txt",
+            "changelogs/changelog.yaml"]
 FORBIDDEN_PARTS = {"lab", "molecule", "tests", "__pycache__"}
 FORBIDDEN_SUFFIXES = (".pyc", ".log", ".swp", "~", ".tar.gz")
 
