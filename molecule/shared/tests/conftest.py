@@ -20,7 +20,7 @@ with open(os.path.join(os.environ["MOLECULE_SCENARIO_DIRECTORY"], "vars", "lab.y
 # end of the session and write it under .cache/reliability. The module sits beside this file (scenarios link it).
 sys.path.insert(0, os.path.dirname(os.path.realpath(__file__)))
 from reliability_table import (  # noqa: E402,F401  # pylint: disable=unused-import
-    pytest_configure, pytest_runtest_makereport, pytest_terminal_summary, reliability)
+    note_run, pytest_configure, pytest_runtest_makereport, pytest_terminal_summary, reliability)
 
 
 @pytest.fixture(scope="module")
@@ -105,5 +105,6 @@ def run_site():
         env = dict(os.environ, ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0")
         result = subprocess.run(["ansible-playbook", "-i", INVENTORY, SITE, *args], capture_output=True, text=True,
                                 timeout=900, check=False, env=env)
+        note_run(args, result.returncode, result.stdout + result.stderr)
         return result.returncode, result.stdout + result.stderr
     return run

@@ -31,9 +31,10 @@ class Row:
         self.unchanged = "n.a."
         self.failure = ""
         self.outcome = "not run"
+        self.last_run = ""
 
     def as_dict(self, scenario):
-        observed = self.observed or "as expected"
+        observed = self.observed or self.last_run or "as expected"
         if self.failure:
             observed = "FAILED: %s%s" % (self.failure, " (after: %s)" % self.observed if self.observed else "")
         return dict(scenario=scenario, case=self.case, expected=self.expected, observed=observed,
@@ -41,6 +42,7 @@ class Row:
 
 
 _ROWS = []
+_CURRENT = []  # the row of the test running now, for note_run
 
 
 def scenario_name():
@@ -58,7 +60,8 @@ def pytest_configure(config):
 
 @pytest.fixture()
 def reliability(request):
-    """This test's row of the reliability table; the case is the test's name, expected its reliability marker's."""
+    """This test's row of the reliability table; the case is the test's name, expected its reliability marker's.
+    Observed is what the test sets, else its last site.yml run (run_site calls note_run), else "as expected"."""
     marker = request.node.get_closest_marker("reliability")
     name = request.node.name
     case = re.sub(r"\[.*\]$", "", name)
@@ -66,7 +69,15 @@ def reliability(request):
     row = Row(case.replace("_", " "), marker.args[0] if marker and marker.args else "")
     request.node.reliability_row = row
     _ROWS.append(row)
-    return row
+    _CURRENT.append(row)
+    yield row
+    _CURRENT.remove(row)
+
+
+def note_run(args, rc, output):
+    """Called by run_site: the running test's row observes its last site.yml run, unless the test says more."""
+    if _CURRENT:
+        _CURRENT[-1].last_run = summarize(rc, output, check_mode="--check" in args)
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -85,12 +96,12 @@ def pytest_runtest_makereport(item, call):
         row.outcome = "skipped" if report.skipped else "passed"
 
 
-def summarize(rc, output):
+def summarize(rc, output, check_mode=False):
     """A short observation of a site.yml run: its exit code and the changed counts, or the first failure's message."""
     changed = dict((match.group(1), int(match.group(2))) for match in
                    re.finditer(r"^(\S+)\s+: ok=\d+\s+changed=(\d+)", output, re.MULTILINE))
     if rc == 0:
-        return "rc=0, changed %d task(s)" % sum(changed.values())
+        return "rc=0, %d task(s) %s" % (sum(changed.values()), "would change (check mode)" if check_mode else "changed")
     for line in output.splitlines():
         failure = re.match(r"^(?:fatal|failed): \[([^\]]+)\](?:: FAILED!| \(item=.*?\))? => (\{.*\})\s*$", line)
         if failure:
