@@ -16,7 +16,7 @@ description:
     the peer's listener sends back), all within O(timeout) seconds. Listeners close as soon as every expected peer was
     heard.
   - Fails naming each blocked pair of hosts and port (a dropped or rejected packet, either way), with what to open.
-  - A port that a running service already holds on the target (a store, an engine that already joined: C(in_use) in the
+  - A port that a running service already holds on the target (a store, an engine that already joined, C(in_use) in the
     plan) is not listened on; a TCP one is tried against that service, a UDP one cannot be tried and is reported as
     C(untested).
   - Encrypted overlay networks also need IP protocol 50 (ESP) between the engines, which sockets cannot try.

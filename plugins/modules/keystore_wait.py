@@ -25,7 +25,7 @@ description:
     C(--enable-v2=true)."
   - "ZooKeeper is not supported: as a cluster store it is broken upstream
     (U(https://github.com/moby/libnetwork/issues/2006))."
-  - With O(forget), deletes those keys under O(prefix) (engines that left the cluster: Docker never removes its
+  - With O(forget), deletes those keys under O(prefix) (engines that left the cluster; Docker never removes its
     own), and reports a change when one was there.
   - The probe key C(mhnet/probe) is the module's own scratch key. Writing it is not reported as a change.
 extends_documentation_fragment:
