@@ -90,10 +90,10 @@ def fragment_problems():
             fragments.append(path)
     scope = "%s..HEAD" % base
     if changed and not fragments:
+        listed = ", ".join(changed[:5]) + (" and %d more" % (len(changed) - 5) if len(changed) > 5 else "")
         return ["%s changes %s without a changelog fragment: add changelogs/fragments/SHORT-NAME.yml (for example "
                 "`bugfixes:` or `minor_changes:` with a list of lines; `trivial:` for what users do not see), then "
-                "run `%s`" % (scope, ", ".join(changed[:5]) + (" and %d more" % (len(changed) - 5)
-                                                                if len(changed) > 5 else ""), REGENERATE)], ""
+                "run `%s`" % (scope, listed, REGENERATE)], ""
     return [], "%s: %d path(s) under plugins/ or roles/, fragment(s): %s" % (
         scope, len(changed), ", ".join(fragments) or "none needed")
 

@@ -107,7 +107,7 @@ def converge(module, client):
     intended = "swarm %s" % p["cluster_id"] if p["cluster_id"] else "the swarm of %s" % ", ".join(p["remote_addrs"])
     # Half-joined to this swarm (pending, or a node ID the managers no longer list): left and joined again.
     ours = state in ACTIVE_SWARM_STATES and ((p["cluster_id"] and swarm["swarm_cluster_id"] == p["cluster_id"])
-                                            or set(swarm["swarm_managers"]) & set(p["remote_addrs"]))
+                                             or set(swarm["swarm_managers"]) & set(p["remote_addrs"]))
     if state in ACTIVE_SWARM_STATES:
         if not p["force_rejoin"] and not ours:
             raise ForeignSwarmError(

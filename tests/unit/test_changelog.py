@@ -58,4 +58,3 @@ def test_changelog_base_widens_the_range(history, monkeypatch):
     assert changelog.fragment_problems()[0] == []
     monkeypatch.setenv("CHANGELOG_BASE", "HEAD~2")
     assert changelog.fragment_problems()[0] != []
-
