@@ -78,7 +78,7 @@ class ActionModule(ActionBase):
         problems, plan = make_plan(args, hosts, groups.get(args["keystore_group"], []), groups.get(args["docker_group"], []))
         if args["mode"] == "kv":
             security_problems, settings = keystore_security(
-                args["keystore_backend"], security, [name for name in plan["keystore"].get("hosts", [])], plan["engines"])
+                args["keystore_backend"], security, list(plan["keystore"].get("hosts", [])), plan["engines"])
             problems = problems + security_problems
             plan["keystore"].update(settings)
         result.update(changed=False, problems=problems)
