@@ -116,6 +116,27 @@ def test_keys_and_tokens_are_root_only_on_the_hosts(engines, lab_hosts, lab_grou
     assert keystore.file("/etc/mhnet/keystore/security.hcl").mode == 0o600
 
 
+@pytest.mark.parametrize("extra, message", [
+    ({"mhnet_keystore_tls": {"ca": os.path.join(SECURE, "ca.pem"), "cert": os.path.join(SECURE, "mhs-demo0.pem"),
+                             "key": os.path.join(SECURE, "no-such-key.pem")}},
+     "mhs-demo0: mhnet_keystore_tls.key %s is not a file on the controller" % os.path.join(SECURE, "no-such-key.pem")),
+    ({"engine_keystore_token": "00000000-0000-4000-8000-000000000000"},
+     "mhs-demo0: engine_keystore_token differs from keystore_acl_engine_token"),
+], ids=["missing-key-file", "other-engine-token"])
+def test_bad_security_input_is_refused_before_any_change(run_site, engines, extra, message):
+    before = [engine.check_output("sha256sum /etc/docker/daemon.json /etc/docker/keystore-token.env") for engine in engines]
+    code, output = run_site("-e", json.dumps(extra))
+    assert code != 0
+    # The plan's one failure: its `fatal:` line carries the problems as JSON (the [ERROR] block wraps them).
+    failures = [line.split(" => ", 1)[1] for line in output.splitlines()
+                if line.startswith("fatal: [") and "problem(s); nothing was changed" in line]
+    assert len(failures) == 1, output[-3000:]
+    problems = json.loads(failures[0])["problems"]
+    assert any(problem.startswith(message) for problem in problems), problems
+    assert [engine.check_output("sha256sum /etc/docker/daemon.json /etc/docker/keystore-token.env")
+            for engine in engines] == before
+
+
 def secrets():
     """The tokens and every line of every private key's body, as a leak would show them."""
     found = {"master token": secret("master-token"), "engine token": secret("engine-token")}
