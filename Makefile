@@ -11,7 +11,7 @@ PLAYBOOK := $(BIN)/ansible-playbook
 PIP_BOOTSTRAP_CACHE := $(HOME)/.ansible/test/cache
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 
-.PHONY: help venv demo lab-up lab-down site undo build test lint sanity unit molecule reliability bench clean
+.PHONY: help venv demo lab-up lab-down site undo build test lint sanity unit molecule reliability bench clean changelog compat compat-oldest
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -62,6 +62,12 @@ sanity: venv  ## ansible-test sanity on a copy placed under ansible_collections/
 
 unit: venv  ## pytest unit tests (no Docker): the collection's and the lab's
 	$(BIN)/pytest tests/unit lab/tests
+
+compat: venv  ## Sanity and unit tests on each supported ansible-core release (noxfile.py: 2.17 and 2.19)
+	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/nox
+
+compat-oldest: venv  ## The same on the oldest release only (2.17; make sanity and make unit run the newest)
+	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/nox -s "sanity(core='2.17')" "unit(core='2.17')"
 
 molecule: venv  ## The molecule scenarios on the lab (real engines)
 	for scenario in default checks etcd generations swarm secure; do \

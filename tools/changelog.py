@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """CHANGELOG.md from changelogs/ with antsibull-changelog, and the checks `make lint` runs on it.
 
   python tools/changelog.py           write CHANGELOG.md (`make changelog`)
@@ -57,7 +56,7 @@ def render():
             sys.exit("changelog: %s failed:\n%s%s" % (" ".join(command), result.stdout, result.stderr))
         with open(os.path.join(scratch, "CHANGELOG.md"), encoding="utf-8") as handle:
             text = handle.read()
-    title, _, rest = text.partition("\n")
+    title, rest = text.split("\n", 1)
     if not released:
         rest = rest.replace("## v%s\n" % version.replace(".", "\\."),
                             "## v%s (unreleased)\n" % version.replace(".", "\\."), 1)

@@ -17,3 +17,10 @@ def _link_collection():
 _link_collection()
 if COLLECTIONS not in sys.path:
     sys.path.insert(0, COLLECTIONS)
+
+# ansible-core before 2.19 has no ansible.module_utils.testing (patch_module_args, which the module-level tests use):
+# there (nox's 2.17 sessions, noxfile.py) those tests are not collected; the rest runs on every release.
+try:
+    import ansible.module_utils.testing  # noqa: F401  pylint: disable=unused-import
+except ImportError:
+    collect_ignore_glob = ["plugins/modules/*", "plugins/action/*"]
