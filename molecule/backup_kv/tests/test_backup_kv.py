@@ -1,0 +1,1 @@
+../../shared/tests/test_backup_kv.py
