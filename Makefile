@@ -11,7 +11,7 @@ PLAYBOOK := $(BIN)/ansible-playbook
 PIP_BOOTSTRAP_CACHE := $(HOME)/.ansible/test/cache
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 
-.PHONY: help venv demo lab-up lab-down site undo build test lint sanity unit molecule reliability bench clean changelog compat compat-oldest
+.PHONY: help venv demo lab-up lab-down site undo build test lint sanity unit molecule reliability bench clean changelog compat compat-oldest role-docs
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -68,6 +68,9 @@ compat: venv  ## Sanity and unit tests on each supported ansible-core release (n
 
 compat-oldest: venv  ## The same on the oldest release only (2.17; make sanity and make unit run the newest)
 	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/nox -s "sanity(core='2.17')" "unit(core='2.17')"
+
+role-docs: venv  ## Write docs/roles.md from every role's meta/argument_specs.yml (a unit test checks it is current)
+	$(BIN)/python tools/generate_role_docs.py
 
 molecule: venv  ## The molecule scenarios on the lab (real engines)
 	for scenario in default checks etcd generations swarm secure; do \
