@@ -11,7 +11,7 @@ PLAYBOOK := $(BIN)/ansible-playbook
 PIP_BOOTSTRAP_CACHE := $(HOME)/.ansible/test/cache
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 
-.PHONY: help venv demo lab-up lab-down site undo build test lint sanity unit molecule reliability bench clean changelog compat compat-oldest role-docs
+.PHONY: help venv demo lab-up lab-down site undo build test lint sanity unit molecule reliability bench clean changelog compat compat-oldest role-docs consumer
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -43,7 +43,7 @@ undo: venv  ## Run undo.yml against the lab inventory: remove what site.yml adde
 build: venv  ## Build the collection tarball (the product only: galaxy.yml lists what ships) into .cache/build
 	$(BIN)/ansible-galaxy collection build --force --output-path $(BUILD_DIR)
 
-test: lint sanity unit molecule  ## Everything CI runs: lint, sanity, unit tests, molecule scenarios
+test: lint sanity unit compat-oldest consumer molecule  ## Everything CI runs: lint, sanity, unit tests (also on ansible-core 2.17), the consumer fixture, molecule scenarios
 
 lint: venv  ## ansible-lint, production profile, no skip list; the changelog's fragments (tools/changelog.py --check)
 	$(BIN)/ansible-lint --profile production
@@ -71,6 +71,9 @@ compat-oldest: venv  ## The same on the oldest release only (2.17; make sanity a
 
 role-docs: venv  ## Write docs/roles.md from every role's meta/argument_specs.yml (a unit test checks it is current)
 	$(BIN)/python tools/generate_role_docs.py
+
+consumer: build  ## tests/consumer: the built tarball used from a miniature infra repository, on its own lab
+	tests/consumer/run.sh
 
 molecule: venv  ## The molecule scenarios on the lab (real engines)
 	for scenario in default checks etcd generations swarm secure; do \
