@@ -58,7 +58,7 @@ FORBIDDEN_SUFFIXES = (".pyc", ".log", ".swp", "~", ".tar.gz")
 
 
 def tracked_files():
-    if not os.path.isdir(os.path.join(REPO, ".git")) or shutil.which("git") is None:
+    if not os.path.exists(os.path.join(REPO, ".git")) or shutil.which("git") is None:  # a file in a worktree
         pytest.skip("needs a git checkout")
     out = subprocess.run(["git", "ls-files", "-z"], cwd=REPO, capture_output=True, check=True).stdout
     return [path for path in out.decode().split("\0") if path]
