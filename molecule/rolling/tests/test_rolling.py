@@ -58,10 +58,11 @@ def client_script(deadline):
 
 def start_clients(engines, docker, busybox):
     deadline = int(time.time()) + MAX_SECONDS
-    for host in engines.values():
-        host.run("docker rm -f %s" % CLIENT)
+    for name, host in engines.items():
+        # One name per host: a key-value network's endpoint names are cluster-wide.
+        host.run("docker rm -f %s-%s" % (CLIENT, name))
         host.check_output("rm -rf %s && mkdir -p %s" % (LOG_DIR, LOG_DIR))
-        docker(host, "run", "-d", "--name", CLIENT, "--network", "my-net", "--restart", "unless-stopped",
+        docker(host, "run", "-d", "--name", "%s-%s" % (CLIENT, name), "--network", "my-net", "--restart", "unless-stopped",
                "-v", "%s:/log" % LOG_DIR, busybox, "sh", "-c", client_script(deadline))
     time.sleep(5)  # the clients' first requests, before any restart
 
@@ -71,7 +72,7 @@ def stop_clients(engines):
     time.sleep(5)  # a few requests after the last restart
     outcomes = []
     for name, host in engines.items():
-        host.run("docker rm -f %s" % CLIENT)
+        host.run("docker rm -f %s-%s" % (CLIENT, name))
         lines = host.check_output("cat %s/requests" % LOG_DIR).splitlines()
         outcomes += [(name, int(line.split()[0]), line.split()[1]) for line in lines if len(line.split()) == 2]
     return outcomes
@@ -204,7 +205,7 @@ def kv_cluster(lab_hosts, lab_groups, lab_vars, tmp_path_factory):
 
 
 def test_kv_a_rolling_restart_keeps_the_replicas_answering_and_the_network(kv_cluster, docker, busybox, lab_vars,
-                                                                          capsys):
+                                                                           capsys):
     engines, extra = kv_cluster
     nginx = next(iter(lab_vars.values()))["lab_images"]["nginx"]
     for index, host in enumerate(engines.values()):
