@@ -558,8 +558,9 @@ def make_plan(settings, hosts, keystores, engines):
     # Cluster-wide calls go to a manager; the web server runs on the first engine.
     plan["control_host"] = control_host
     plan["web_host"] = engines[0] if engines else ""
-    # The probe on the second engine (away from web): an engine added at the end of the group moves nothing.
-    plan["probe_host"] = engines[1] if len(engines) > 1 else (engines[0] if engines else "")
+    # The probe on the second engine (away from web): an engine added at the end of the group moves nothing. With one
+    # engine there is no other host to fetch from, and no probe (its name would clash when a second engine returns).
+    plan["probe_host"] = engines[1] if len(engines) > 1 else ""
     mtus = [plan["members"][name]["mtu"] for name in engines if plan["members"][name]["mtu"]]
     plan["overlay"] = dict(
         attachable=mode == "swarm",

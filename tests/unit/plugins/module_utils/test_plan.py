@@ -584,3 +584,8 @@ def test_a_leaving_manager_must_leave_an_odd_number_of_managers():
     problems, plan = swarm_plan(leaving(swarm_hosts(dict(roles, n2="worker")), "n2", "n3"))
     assert problems == [] and plan["swarm"]["managers"] == ["n1"] and plan["leaving"] == ["n2", "n3"]
     assert plan["members"]["n3"]["swarm_role"] == ""
+
+
+def test_one_engine_left_has_no_probe_host():
+    problems, plan = plan_for(leaving(TUTORIAL, "mhs-demo1"))
+    assert problems == [] and plan["engines"] == ["mhs-demo0"] and plan["probe_host"] == ""
