@@ -3,7 +3,7 @@ and the port, before any host changes."""
 
 import pytest
 
-from test_refusals import unchanged  # noqa: F401  (the fixture: every host's state before and after)
+from test_refusals import unchanged  # noqa: F401  # pylint: disable=unused-import  (the fixture: every host's state before and after)
 
 
 @pytest.fixture()
