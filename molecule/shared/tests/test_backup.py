@@ -132,8 +132,10 @@ def test_site_joins_the_others_again_and_the_page_crosses_hosts(hosts, fetch_pag
 
 
 def test_zz_report_step_times():
-    # Also written beside molecule's inventory: the IDs before and after, and each step's time.
-    with open(os.path.join(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"], "backup-report.json"), "w") as handle:
+    # Also written to .cache/backup/ (molecule's destroy removes its own directory): the IDs and each step's time.
+    directory = os.path.join(os.environ["MOLECULE_PROJECT_DIRECTORY"], ".cache", "backup")
+    os.makedirs(directory, exist_ok=True)
+    with open(os.path.join(directory, "backup-report.json"), "w") as handle:
         json.dump(dict(state=STATE, steps=STEPS), handle, indent=1)
     for step, seconds in STEPS:
         print("%-70s %6.1f s" % (step, seconds))
