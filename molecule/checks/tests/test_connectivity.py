@@ -3,7 +3,8 @@ and the port, before any host changes."""
 
 import pytest
 
-from test_refusals import unchanged  # noqa: F401  # pylint: disable=unused-import  (the fixture: every host's state before and after)
+# The fixture: every host's state before and after.
+from test_refusals import unchanged  # noqa: F401  # pylint: disable=unused-import
 
 
 @pytest.fixture()
