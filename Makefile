@@ -11,7 +11,7 @@ PLAYBOOK := $(BIN)/ansible-playbook
 PIP_BOOTSTRAP_CACHE := $(HOME)/.ansible/test/cache
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 
-.PHONY: help venv demo lab-up lab-down site undo build test lint sanity unit molecule reliability bench clean changelog compat compat-oldest role-docs consumer
+.PHONY: help venv demo lab-up lab-down site undo day2 build test lint sanity unit molecule reliability bench clean changelog compat compat-oldest role-docs consumer
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -81,6 +81,13 @@ molecule: venv  ## The molecule scenarios on the lab (real engines)
 	done
 
 RELIABILITY_SCENARIOS := checks reliability swarm
+
+DAY2_SCENARIOS := day2 rolling backup backup_kv
+
+day2: venv  ## Issue 10 on the lab: grow/shrink/repair (day2), rolling restart, swarm and Consul backups (~45 min)
+	for scenario in $(DAY2_SCENARIOS); do \
+	  PATH=$(CURDIR)/$(BIN):$$PATH $(CURDIR)/$(BIN)/molecule test -s $$scenario || exit 1; \
+	done
 
 reliability: venv  ## Issue 9's table: refusals (checks), faults (reliability), a manager lost (swarm); one table of every case
 	@# Each scenario's verify step writes its rows to .cache/reliability/<scenario>.json; every scenario runs even
