@@ -76,7 +76,7 @@ consumer: build  ## tests/consumer: the built tarball used from a miniature infr
 	tests/consumer/run.sh
 
 molecule: venv  ## The molecule scenarios on the lab (real engines)
-	for scenario in default checks etcd generations swarm secure day2; do \
+	for scenario in default checks etcd generations swarm secure day2 reliability; do \
 	  PATH=$(CURDIR)/$(BIN):$$PATH $(CURDIR)/$(BIN)/molecule test -s $$scenario || exit 1; \
 	done
 

@@ -5,7 +5,7 @@ on it; the outcome comes from pytest's report, so a failed test shows FAILED and
 end of the session the rows are printed (pytest_terminal_summary) and written to
 .cache/reliability/<scenario>.json under the project; `make reliability` prints every scenario's rows together:
 
-    python molecule/shared/tests/reliability_table.py .cache/reliability/*.json
+    python molecule/shared/tests/reliability_table.py [--markdown] .cache/reliability/*.json
 
 The shared conftest imports the fixture and hooks from here, so every scenario that links it records rows.
 """
@@ -178,7 +178,18 @@ def pytest_terminal_summary(terminalreporter):
     terminalreporter.write_line("written to %s" % path)
 
 
+def format_markdown(rows):
+    """The rows as a Markdown table (for the README)."""
+    out = ["| scenario | case | expected | observed | nothing changed |", "|---|---|---|---|---|"]
+    for row in rows:
+        out.append("| " + " | ".join(str(row[key]).replace("|", "\\|") for key in
+                                     ("scenario", "case", "expected", "observed", "unchanged")) + " |")
+    return "\n".join(out)
+
+
 def main(paths):
+    markdown = "--markdown" in paths
+    paths = [path for path in paths if path != "--markdown"]
     rows = []
     for path in paths:
         with open(path) as table:
@@ -186,7 +197,7 @@ def main(paths):
     if not rows:
         print("no reliability rows in: %s" % " ".join(paths))
         return 1
-    print(format_table(rows))
+    print(format_markdown(rows) if markdown else format_table(rows))
     return 0 if all(row["outcome"] == "passed" for row in rows) else 1
 
 
