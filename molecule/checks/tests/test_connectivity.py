@@ -20,6 +20,8 @@ def firewalled(lab_hosts):
         demo1.check_output("iptables -D " + " ".join(rule))
 
 
+@pytest.mark.reliability("udp/4789 dropped and tcp/7946 rejected on mhs-demo1: refused in preflight naming the pair and "
+                         "port; nothing changed")
 def test_ports_blocked_between_two_hosts_are_named_with_the_pair_before_any_change(run_site, firewalled, unchanged, lab_vars):
     rc, output = run_site("-e", "mhnet_connectivity_timeout=4")
     assert rc != 0
@@ -31,6 +33,7 @@ def test_ports_blocked_between_two_hosts_are_named_with_the_pair_before_any_chan
     assert "mhs-demo0 cannot reach mhs-demo1 (%s) on udp/7946" % demo1 not in output
 
 
+@pytest.mark.reliability("the connectivity check passes (check mode, preflight tag); nothing changed")
 def test_with_the_firewall_gone_the_same_check_passes(run_site, unchanged):
     rc, output = run_site("--check", "--tags", "preflight")
     assert rc == 0, output[-3000:]
