@@ -116,6 +116,7 @@ from ansible.module_utils.urls import ConnectionError as UrlsConnectionError
 from ansible.module_utils.urls import open_url
 
 from ansible_collections.mhnet.cluster.plugins.module_utils._errors import MhnetError
+from ansible_collections.mhnet.cluster.plugins.module_utils._keystore_http import store_endpoint
 
 
 class SnapshotError(MhnetError):
@@ -123,12 +124,8 @@ class SnapshotError(MhnetError):
 
 
 def request(params, method, data=None, opener=open_url):
-    host = params["host"]
-    if ":" in host and not host.startswith("["):
-        host = "[%s]" % host
-    tls = dict(validate_certs=True, ca_path=params["tls_ca"], client_cert=params.get("tls_cert"),
-               client_key=params.get("tls_key")) if params.get("tls_ca") else {}
-    url = "%s://%s:%d/v1/snapshot" % ("https" if tls else "http", host, params["port"])
+    base, tls = store_endpoint(params)
+    url = base + "/v1/snapshot"
     headers = {"X-Consul-Token": params["token"]} if params.get("token") else {}
     if data is not None:
         headers["Content-Type"] = "application/octet-stream"

@@ -185,6 +185,7 @@ from ansible.module_utils.urls import ConnectionError as UrlsConnectionError
 from ansible.module_utils.urls import open_url
 
 from ansible_collections.mhnet.cluster.plugins.module_utils._errors import MhnetError
+from ansible_collections.mhnet.cluster.plugins.module_utils._keystore_http import store_endpoint
 
 PROBE_KEY = "mhnet/probe"
 POLL_INTERVAL = 0.5
@@ -224,14 +225,8 @@ class Store:
     token_header = ""
 
     def __init__(self, params, opener=None):
-        host = params["host"]
-        if ":" in host and not host.startswith("["):
-            host = "[%s]" % host  # an IPv6 address
-        # HTTPS with the CA (and the client certificate) given; open_url checks the store's certificate against it.
-        self.tls = dict(validate_certs=True, ca_path=params["tls_ca"], client_cert=params.get("tls_cert"),
-                        client_key=params.get("tls_key")) if params.get("tls_ca") else {}
+        self.url, self.tls = store_endpoint(params)
         self.token = params.get("token") or ""
-        self.url = "%s://%s:%d" % ("https" if self.tls else "http", host, params["port"])
         self.prefix = normalize_prefix(params["prefix"])
         self.opener = opener or open_url
 
