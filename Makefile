@@ -1,6 +1,7 @@
 # One entry point for humans and CI. `make help` lists the targets.
 SHELL := /bin/bash
-PYTHON ?= python3
+# The newest Python 3.12+ found (tools/controller_python), else python3: `make venv PYTHON=...` to choose.
+PYTHON ?= $(shell $(CURDIR)/tools/controller_python)
 VENV := .venv
 BIN := $(VENV)/bin
 COLLECTION_LINK := .cache/collections/ansible_collections/mhnet/cluster
@@ -17,7 +18,9 @@ help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
 $(BIN)/.installed: requirements-dev.txt
-	$(PYTHON) -m venv $(VENV)
+	$(PYTHON) -m venv --clear $(VENV)
+	@$(BIN)/python -c 'import sys; sys.exit(sys.version_info < (3, 12))' || echo "make venv: $(PYTHON) is older than\
+	  3.12, so ansible-core 2.19 (end of life 2026-11-30); install Python 3.12+ (Debian 13's python3, pyenv) for 2.21"
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -r requirements-dev.txt
 	touch $@
