@@ -1,59 +1,124 @@
-"""Sanity and unit tests against each ansible-core release the collection supports (`make compat`, or `nox`).
+"""Sanity and unit tests on each tested ansible-core release, and the community collections' checks (`make compat`).
 
-meta/runtime.yml's requires_ansible names the oldest release tried here; the newest is the one `make venv` pins.
-Each session gets its own virtualenv under .nox/ with that ansible-core and the unit tests' few packages.
+The sessions come from antsibull-nox (the community collections' CI helper), configured in antsibull-nox.toml:
+docs-check (antsibull-docs lint-collection-docs), extra-checks (no unwanted files, the `docker` action group) and
+build-import-check (ansible-galaxy collection build, then galaxy-importer). The ansible-test sanity sessions use
+antsibull-nox's add_ansible_test_session. What this file adds, and why:
+
+- The cores and their Pythons (CORES): meta/runtime.yml's oldest and the maintained releases on PyPI. antsibull-nox
+  would install each core from a GitHub archive of its stable branch and run ansible-test with --docker (images from
+  quay.io); neither host is reachable here, so cores come from PyPI (exact pins, through a constraints file) and
+  ansible-test runs in the session's virtualenv, on the Python chosen here (antsibull-nox would take any Python
+  the core supports; nox prefers the one it runs on).
+- The pip bootstrap: ansible-test downloads get-pip from ci-files.testing.ansible.com; tests/sanity/pip_bootstrap.py
+  asks the session's ansible-test which pip it wants and puts tests/sanity/get_pip_offline.py under that name.
+- Collections: Galaxy is not reachable. community.docker (galaxy.yml's dependency) comes from the `ansible`
+  package nox runs with (requirements-dev.txt), and antsibull-nox is told never to install a collection.
+- The unit sessions: antsibull-nox's run `ansible-test units --docker` (containers again, and ansible-test's own
+  pytest); tests/unit is a plain pytest suite (it builds the collection, reads roles/ and changelogs/), so it runs
+  with pytest and the pinned UNIT_PACKAGES on each core.
 """
 
+import functools
+import importlib.util
 import os
-import shutil
+import re
 import subprocess
+import sys
+from pathlib import Path
 
+import antsibull_nox
 import nox
 
-# The oldest ansible-core that meta/runtime.yml claims, and the newest release (requirements-dev.txt's pin).
-# 2.15 and 2.16 install on Python 3.11 too (Requires-Python >=3.10 for 2.16) but are not tried, so not claimed; 2.18
-# lies between the two tried here.
-ANSIBLE_CORE = {"2.17": "ansible-core==2.17.14", "2.19": "ansible-core==2.19.14"}
+REPO = Path(__file__).resolve().parent
+# core: (the release tried, its Python). 2.17 is meta/runtime.yml's requires_ansible (Python 3.10-3.12 on the
+# controller); 2.20 and 2.21 need 3.12+. 2.18 and 2.19 lie between and are not run.
+CORES = {
+    "2.17": ("2.17.14", "3.11"),
+    "2.20": ("2.20.10", "3.12"),
+    "2.21": ("2.21.5", "3.13"),
+}
 UNIT_PACKAGES = ["pytest==9.2.0", "docker==7.2.0", "requests==2.34.2", "distlib==0.4.4"]
-REPO = os.path.dirname(os.path.abspath(__file__))
+# Everything antsibull-nox installs that is not a core: pinned as requirements-dev.txt pins.
+CHECK_PACKAGES = ["antsibull-docs==2.28.0", "antsibull-docutils==1.4.1", "galaxy-importer==0.4.44"]
+NOX_DATA = REPO / ".nox"
 
-nox.options.sessions = ["sanity", "unit"]
 nox.options.reuse_existing_virtualenvs = True
 nox.options.error_on_missing_interpreters = True
 
 
-def checkout_files():
-    """What `make sanity` copies: tracked files and untracked ones not ignored."""
-    out = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=REPO,
-                         capture_output=True, check=True).stdout
-    return [path for path in out.decode().split("\0") if path and os.path.lexists(os.path.join(REPO, path))]
+def _constraints():
+    """Pin each core (antsibull-nox asks pip for `ansible-core>=2.20,<2.21`) and the checks' packages.
+
+    A core is picked by its Python (each tested core has its own), so the checks that install ansible-core on the
+    Python nox runs with get that Python's tested core. Any constraint file already set in the environment stays.
+    """
+    lines = [f'ansible-core=={version}; python_version == "{python}"' for version, python in CORES.values()]
+    NOX_DATA.mkdir(exist_ok=True)
+    path = NOX_DATA / "constraints.txt"
+    path.write_text("\n".join(lines + CHECK_PACKAGES) + "\n")
+    os.environ["PIP_CONSTRAINT"] = " ".join(filter(None, [os.environ.get("PIP_CONSTRAINT"), str(path)]))
 
 
-@nox.session
-@nox.parametrize("core", list(ANSIBLE_CORE))
-def sanity(session, core):
-    """ansible-test sanity (no ignore file) on a copy placed under ansible_collections/mhnet/cluster."""
-    session.install(ANSIBLE_CORE[core])
-    root = os.path.join(session.create_tmp(), "ansible_collections", "mhnet", "cluster")
-    shutil.rmtree(os.path.dirname(os.path.dirname(root)), ignore_errors=True)
-    for path in checkout_files():
-        os.makedirs(os.path.join(root, os.path.dirname(path)), exist_ok=True)
-        shutil.copy2(os.path.join(REPO, path), os.path.join(root, path), follow_symlinks=False)
-    # ansible-test downloads a pip bootstrap script from a host outside the package registries: bootstrap offline
-    # (as `make sanity` does), under every name the releases tried here look for.
-    cache = os.path.expanduser("~/.ansible/test/cache")
-    os.makedirs(cache, exist_ok=True)
-    for name in ("get_pip_24_2.py", "get_pip_24_0.py", "get_pip_23_1_2.py"):
-        shutil.copy(os.path.join(REPO, "tests", "sanity", "get_pip_offline.py"), os.path.join(cache, name))
-    session.run("git", "init", "-q", root, external=True)
-    session.run("git", "-C", root, "add", "-A", external=True)
-    with session.chdir(root):
-        session.run("ansible-test", "sanity", "--python", "3.11", "--color", "no", *session.posargs)
+def _offline_collections():
+    """community.docker from the ansible package nox runs with, in a collections path of its own."""
+    spec = importlib.util.find_spec("ansible_collections.community.docker")
+    if spec is None or not spec.submodule_search_locations:
+        sys.exit("noxfile.py: community.docker not found; run nox from .venv (make venv installs the ansible package)")
+    source = Path(list(spec.submodule_search_locations)[0])
+    link = NOX_DATA / "collections" / "ansible_collections" / "community" / "docker"
+    link.parent.mkdir(parents=True, exist_ok=True)
+    if link.is_symlink() and link.readlink() != source:
+        link.unlink()
+    if not link.is_symlink():
+        link.symlink_to(source)
+    # antsibull-nox lists the collections ansible-galaxy sees (`ansible-galaxy collection list`) before it would
+    # download one from Galaxy; `never` turns a missing one into an error instead of a Galaxy download.
+    os.environ["ANSIBLE_COLLECTIONS_PATH"] = str(NOX_DATA / "collections")
+    os.environ["ANTSIBULL_NOX_INSTALL_COLLECTIONS"] = "never"
 
 
-@nox.session
-@nox.parametrize("core", list(ANSIBLE_CORE))
-def unit(session, core):
-    """pytest tests/unit (tests that need 2.19's ansible.module_utils.testing are skipped on older releases)."""
-    session.install(ANSIBLE_CORE[core], *UNIT_PACKAGES)
-    session.run("pytest", "-q", "tests/unit", *session.posargs)
+def _envdir(name):
+    """The virtualenv nox gives session `name` (nox's own naming: .nox/ and the name made path-safe)."""
+    return NOX_DATA / re.sub(r"[-\s]+", "-", re.sub(r"[^\w\s-]", "-", name).strip().lower()).strip("-")
+
+
+def _pip_bootstrap(name, python):
+    """antsibull-nox's callback before ansible-test runs (in the session, which the callback is not given)."""
+    interpreter = _envdir(name) / "bin" / "python"
+    if not interpreter.exists():
+        raise RuntimeError(f"{interpreter} not found: run nox with its default --envdir")
+    subprocess.run([str(interpreter), str(REPO / "tests" / "sanity" / "pip_bootstrap.py"), python], check=True)
+
+
+def _unit_session(core, version, python):
+    def unit(session):
+        session.install(f"ansible-core=={version}", *UNIT_PACKAGES)
+        session.run("pytest", "-q", "tests/unit", *session.posargs)
+
+    unit.__doc__ = (f"pytest tests/unit on ansible-core {version}, Python {python} (tests that need 2.19's "
+                    "ansible.module_utils.testing are skipped before 2.19)")
+    nox.session(name=f"unit-{core}", python=python, default=False)(unit)
+
+
+_constraints()
+_offline_collections()
+antsibull_nox.load_antsibull_nox_toml()
+
+for _core, (_version, _python) in CORES.items():
+    _name = f"sanity-{_core}"
+    antsibull_nox.add_ansible_test_session(
+        name=_name,
+        description=f"ansible-test sanity (no ignore file) from ansible-core {_version} on Python {_python}",
+        ansible_test_params=["sanity", "--color", "no", "--python", _python],
+        default=False,
+        ansible_core_version=_core,
+        ansible_core_source="pypi",
+        callback_before=functools.partial(_pip_bootstrap, _name, _python),
+    )
+    # add_ansible_test_session allows every controller Python of the core; the tested one is CORES's.
+    nox.registry.get()[_name].python = _python
+    _unit_session(_core, _version, _python)
+
+nox.options.sessions = [f"{kind}-{core}" for core in CORES for kind in ("sanity", "unit")] + [
+    "extra-checks", "docs-check", "build-import-check"]
