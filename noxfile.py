@@ -61,20 +61,16 @@ def _constraints():
 
 
 def _offline_collections():
-    """community.docker from the ansible package nox runs with, in a collections path of its own."""
+    """The collections of the `ansible` package nox runs with: community.docker and what it depends on."""
     spec = importlib.util.find_spec("ansible_collections.community.docker")
     if spec is None or not spec.submodule_search_locations:
         sys.exit("noxfile.py: community.docker not found; run nox from .venv (make venv installs the ansible package)")
-    source = Path(list(spec.submodule_search_locations)[0])
-    link = NOX_DATA / "collections" / "ansible_collections" / "community" / "docker"
-    link.parent.mkdir(parents=True, exist_ok=True)
-    if link.is_symlink() and link.readlink() != source:
-        link.unlink()
-    if not link.is_symlink():
-        link.symlink_to(source)
+    # .../site-packages/ansible_collections/community/docker: the collections path is site-packages
+    collections_path = Path(list(spec.submodule_search_locations)[0]).parents[2]
     # antsibull-nox lists the collections ansible-galaxy sees (`ansible-galaxy collection list`) before it would
-    # download one from Galaxy; `never` turns a missing one into an error instead of a Galaxy download.
-    os.environ["ANSIBLE_COLLECTIONS_PATH"] = str(NOX_DATA / "collections")
+    # download one from Galaxy, and installs only the dependencies (galaxy.yml's, transitively) into each session's
+    # tree; `never` turns a missing one into an error instead of a Galaxy download.
+    os.environ["ANSIBLE_COLLECTIONS_PATH"] = str(collections_path)
     os.environ["ANTSIBULL_NOX_INSTALL_COLLECTIONS"] = "never"
 
 
@@ -89,6 +85,16 @@ def _pip_bootstrap(name, python):
     if not interpreter.exists():
         raise RuntimeError(f"{interpreter} not found: run nox with its default --envdir")
     subprocess.run([str(interpreter), str(REPO / "tests" / "sanity" / "pip_bootstrap.py"), python], check=True)
+
+
+def _output_dirs():
+    """antsibull-nox's callback after ansible-test (in the collection's copy): make tests/output's directories here.
+
+    antsibull-nox 1.10.0 copies the copy's tests/output back into the checkout walking bottom-up and creating each
+    directory without its parents, so a nested one (2.17's tests/output/.tmp/pylint) fails with FileNotFoundError.
+    """
+    for directory in Path("tests", "output").glob("**/"):
+        (REPO / directory).mkdir(parents=True, exist_ok=True)
 
 
 def _unit_session(core, version, python):
@@ -115,6 +121,7 @@ for _core, (_version, _python) in CORES.items():
         ansible_core_version=_core,
         ansible_core_source="pypi",
         callback_before=functools.partial(_pip_bootstrap, _name, _python),
+        callback_after=_output_dirs,
     )
     # add_ansible_test_session allows every controller Python of the core; the tested one is CORES's.
     nox.registry.get()[_name].python = _python
