@@ -147,7 +147,7 @@ leader:
   returned: always
   type: str
   sample: 192.168.151.2:8300
-keys:
+listed:
   description: Keys found under O(prefix), relative to it, sorted.
   returned: always
   type: list
@@ -369,12 +369,12 @@ class Waiter:
     def __init__(self, store, params, check_mode, clock=time.monotonic, sleep=time.sleep, stamp=time.time):
         self.store, self.params, self.check_mode = store, params, check_mode
         self.clock, self.sleep, self.stamp = clock, sleep, stamp
-        self.leader, self.keys, self.forgotten = "", [], []
+        self.leader, self.listed, self.forgotten = "", [], []
         self.probed = not params["probe"] or check_mode  # check mode writes nothing
         self.problem = None  # why the last look was not ready: (kind, detail)
 
     def missing(self):
-        return sorted(set(self.params["expect"]) - set(self.keys))
+        return sorted(set(self.params["expect"]) - set(self.listed))
 
     def look(self):
         """One look at the store; True when everything asked for is there, else self.problem says why not."""
@@ -390,14 +390,14 @@ class Waiter:
                     self.problem = ("probe", (value, read))
                     return False
                 self.probed = True
-            self.keys = self.store.keys()
-            stale = [key for key in self.params["forget"] if key in self.keys and key not in self.forgotten]
+            self.listed = self.store.keys()
+            stale = [key for key in self.params["forget"] if key in self.listed and key not in self.forgotten]
             for key in stale:
                 if not self.check_mode:
                     self.store.delete(key)
                 self.forgotten.append(key)
             if stale and not self.check_mode:
-                self.keys = self.store.keys()
+                self.listed = self.store.keys()
         except Unreachable as exc:
             self.problem = ("unreachable", str(exc))
             return False
@@ -418,7 +418,7 @@ class Waiter:
         return self.result(self.clock() - start)
 
     def result(self, elapsed):
-        return dict(leader=self.leader, keys=self.keys, missing=self.missing(), forgotten=self.forgotten,
+        return dict(leader=self.leader, listed=self.listed, missing=self.missing(), forgotten=self.forgotten,
                     elapsed=round(elapsed, 1))
 
     def message(self, elapsed):
@@ -444,7 +444,7 @@ class Waiter:
         return ("%s lists %d of %d expected keys under %s %s: engines not registered: %s; present: %s; check "
                 "cluster-advertise and the engines' logs" % (
                     where, expected - len(missing), expected, self.store.prefix or "/", after,
-                    ", ".join(missing), ", ".join(self.keys) or "nothing"))
+                    ", ".join(missing), ", ".join(self.listed) or "nothing"))
 
 
 def wait(params, check_mode, opener=None, clock=time.monotonic, sleep=time.sleep):

@@ -158,7 +158,7 @@ def test_consul_serves_stores_and_lists_the_engines(capsys):
     server = ConsulServer(keys=ENGINES)
     result = run(capsys, server, expect=ENGINES)
     assert "failed" not in result
-    assert result == dict(result, changed=False, leader="192.168.151.2:8300", keys=ENGINES, missing=[], elapsed=0.0)
+    assert result == dict(result, changed=False, leader="192.168.151.2:8300", listed=ENGINES, missing=[], elapsed=0.0)
     assert server.calls[0] == ("GET", "/v1/status/leader")
     assert ("GET", "/v1/kv/docker/nodes/?keys") in server.calls
 
@@ -188,7 +188,7 @@ def test_consul_probe_is_written_once_and_read_back_raw():
 
     store = keystore_wait.ConsulStore(params, server)
     waiter = keystore_wait.Waiter(store, params, False, clock=clock, sleep=register, stamp=lambda: 1.5)
-    assert waiter.run()["keys"] == ENGINES
+    assert waiter.run()["listed"] == ENGINES
     assert server.calls[1:3] == [("PUT", "/v1/kv/mhnet/probe"), ("GET", "/v1/kv/mhnet/probe?raw")]
     assert server.kv["mhnet/probe"] == b"1.500000"
     assert server.methods().count("PUT") == 1  # the probe succeeded once: later polls only read
@@ -197,14 +197,14 @@ def test_consul_probe_is_written_once_and_read_back_raw():
 def test_consul_with_nothing_under_the_prefix_lists_nothing(capsys):
     server = ConsulServer()  # ?keys answers 404
     result = run(capsys, server, probe=False)
-    assert "failed" not in result and result["keys"] == [] and result["missing"] == []
+    assert "failed" not in result and result["listed"] == [] and result["missing"] == []
 
 
 def test_consul_keys_are_relative_to_a_prefix_given_without_its_slash(capsys):
     server = ConsulServer(keys=ENGINES)
     server.kv["docker/nodesX/other"] = b""
     result = run(capsys, server, prefix="/docker/nodes", expect=ENGINES)
-    assert result["keys"] == ENGINES
+    assert result["listed"] == ENGINES
     assert ("GET", "/v1/kv/docker/nodes/?keys") in server.calls
 
 
@@ -216,7 +216,7 @@ def test_consul_expected_keys_missing_after_the_timeout_are_named_with_what_is_p
         "the consul keystore at http://192.168.151.2:8500 lists 1 of 2 expected keys under docker/nodes/ after 3 s: "
         "engines not registered: 192.168.151.4:2376; present: 192.168.151.3:2376; "
         "check cluster-advertise and the engines' logs")
-    assert caught.value.result == dict(leader="192.168.151.2:8300", keys=ENGINES[:1], missing=ENGINES[1:], forgotten=[],
+    assert caught.value.result == dict(leader="192.168.151.2:8300", listed=ENGINES[:1], missing=ENGINES[1:], forgotten=[],
                                        elapsed=3.0)
     assert sum(clock.sleeps) == 3 and all(seconds <= 0.5 for seconds in clock.sleeps)
 
@@ -225,7 +225,7 @@ def test_a_failure_returns_what_was_seen(capsys):
     result = run(capsys, ConsulServer(), expect=ENGINES)
     assert result["failed"] is True and result["changed"] is False
     assert "engines not registered: 192.168.151.3:2376, 192.168.151.4:2376; present: nothing" in result["msg"]
-    assert result["missing"] == ENGINES and result["keys"] == [] and result["leader"] == "192.168.151.2:8300"
+    assert result["missing"] == ENGINES and result["listed"] == [] and result["leader"] == "192.168.151.2:8300"
 
 
 def test_an_unreachable_store_is_named_with_its_address_port_and_the_host_that_tried(capsys):
@@ -299,7 +299,7 @@ def test_something_else_on_the_port_is_reported_as_such(capsys):
 def test_check_mode_never_writes(capsys, server):
     backend = "etcd" if isinstance(server, EtcdServer) else "consul"
     result = run(capsys, server, backend=backend, expect=ENGINES, _ansible_check_mode=True)
-    assert "failed" not in result and result["changed"] is False and result["keys"] == ENGINES
+    assert "failed" not in result and result["changed"] is False and result["listed"] == ENGINES
     assert server.methods() == ["GET"] * len(server.calls)
 
 
@@ -322,14 +322,14 @@ def test_etcd_serves_stores_and_lists_the_engines(capsys):
     result = run(capsys, server, backend="etcd", expect=ENGINES)
     assert "failed" not in result and result["changed"] is False
     assert result["leader"] == "192.168.151.2:2380"
-    assert result["keys"] == ENGINES and result["missing"] == []
+    assert result["listed"] == ENGINES and result["missing"] == []
     assert ("PUT", "/v2/keys/mhnet/probe") in server.calls
     assert ("GET", "/v2/keys/docker/nodes") in server.calls
 
 
 def test_etcd_with_nothing_registered_lists_nothing(capsys):
     result = run(capsys, EtcdServer(), backend="etcd")
-    assert "failed" not in result and result["keys"] == []
+    assert "failed" not in result and result["listed"] == []
 
 
 @pytest.mark.parametrize("server, args, message", [
@@ -445,7 +445,7 @@ def test_an_engine_that_left_is_forgotten_once_and_the_others_stay(capsys, serve
     backend = dict(backend="etcd") if server is EtcdServer else {}
     result = run(capsys, store, probe=False, expect=ENGINES, forget=["192.168.151.5:2376", "192.168.151.9:2376"], **backend)
     assert result["changed"] is True and result["forgotten"] == ["192.168.151.5:2376"]
-    assert result["keys"] == ENGINES and result["missing"] == []
+    assert result["listed"] == ENGINES and result["missing"] == []
     again = run(capsys, store, probe=False, forget=["192.168.151.5:2376"], **backend)
     assert again["changed"] is False and again["forgotten"] == []
 
@@ -454,4 +454,4 @@ def test_check_mode_forgets_nothing_but_says_what_it_would(capsys):
     store = ConsulServer(keys=ENGINES)
     result = run(capsys, store, probe=False, forget=[ENGINES[1]], _ansible_check_mode=True)
     assert result["changed"] is True and result["forgotten"] == [ENGINES[1]]
-    assert "DELETE" not in store.methods() and result["keys"] == ENGINES
+    assert "DELETE" not in store.methods() and result["listed"] == ENGINES
