@@ -23,6 +23,7 @@ import functools
 import importlib.util
 import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -74,6 +75,26 @@ def _offline_collections():
     os.environ["ANTSIBULL_NOX_INSTALL_COLLECTIONS"] = "never"
 
 
+def _interpreters():
+    """Each core's Python on PATH for nox: a pythonX.Y there that runs, else pyenv's newest X.Y.
+
+    nox finds interpreters by name on PATH. pyenv's shims may be there (they are on this machine and on CI) but
+    fail for a version that `pyenv global` does not select, so the interpreters themselves are put first, from
+    $PYENV_ROOT/versions (default ~/.pyenv).
+    """
+    pyenv_versions = Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv")) / "versions"
+    extra = []
+    for _version, python in CORES.values():
+        found = shutil.which(f"python{python}")
+        if found and subprocess.run([found, "-c", ""], capture_output=True, check=False).returncode == 0:
+            continue
+        found = sorted(pyenv_versions.glob(f"{python}.*/bin/python{python}"),
+                       key=lambda path: [int(part) for part in path.parents[1].name.split(".") if part.isdigit()])
+        if found:
+            extra.append(str(found[-1].parent))
+    os.environ["PATH"] = os.pathsep.join(extra + [os.environ.get("PATH", "")])
+
+
 def _envdir(name):
     """The virtualenv nox gives session `name` (nox's own naming: .nox/ and the name made path-safe)."""
     return NOX_DATA / re.sub(r"[-\s]+", "-", re.sub(r"[^\w\s-]", "-", name).strip().lower()).strip("-")
@@ -109,6 +130,7 @@ def _unit_session(core, version, python):
 
 _constraints()
 _offline_collections()
+_interpreters()
 antsibull_nox.load_antsibull_nox_toml()
 
 for _core, (_version, _python) in CORES.items():
