@@ -37,6 +37,7 @@ oldest_python() {
 build_oldest() {
   local requirements=$here/requirements-oldest.txt python core ansible
   [ -f "$oldest/.installed" ] && [ "$oldest/.installed" -nt "$requirements" ] && return
+  local start=$SECONDS
   python=$(oldest_python)
   core=$(grep -m1 '^ansible-core==' "$requirements")
   ansible=$(grep -m1 '^ansible==' "$requirements")
@@ -49,6 +50,7 @@ build_oldest() {
   mv "$oldest/ansible-package/ansible_collections/community/docker" "$oldest/collections/ansible_collections/community/"
   rm -rf "$oldest/ansible-package"
   touch "$oldest/.installed"
+  echo "oldest controller built: $((SECONDS - start)) s" | tee -a "$timings"
 }
 
 cd "$here"
