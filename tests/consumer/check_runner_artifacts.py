@@ -3,11 +3,12 @@
 artifacts/<ident>/rc is 0, and the job events hold the page the probe fetched across hosts: an ok event of the
 probe role's fetch (docker_container_exec, delegated to the probe host) whose stdout has the expected text, and the ok
 event of the task that shows it, naming the probe host and the URL; the playbook of the events is the installed
-collection's playbooks/site.yml. The deprecation warnings the results carry are counted (reported, not refused).
+collection's playbooks/site.yml; and no result carries a deprecation warning (the newest core runs it: issue 15 wants
+no deprecation there).
 
 Usage: check_runner_artifacts.py ARTIFACT_DIR [EXPECTED_TEXT]. Exit 0 when every check holds; otherwise 1, with
 every failed check on stderr. `--self-test ARTIFACT_DIR` also proves the check can fail: copies of the artifacts
-without the page, of another playbook, with status failed and with rc 2 must each be refused.
+without the page, of another playbook, with status failed, with rc 2 and with a deprecation must each be refused.
 """
 
 import json
@@ -72,6 +73,10 @@ def problems(artifact_dir, expected=DEFAULT_EXPECTED):
         found.append(f"no ok event of {SHOW_TASK!r} whose message holds {expected!r}")
     elif not (isinstance(shown, list) and shown and " fetched http://" in str(shown[0])):
         found.append(f"{SHOW_TASK!r} does not say which host fetched which URL: {str(shown)[:200]}")
+    deprecations = sorted({item.get("msg", "") for event in all_events
+                           for item in event.get("event_data", {}).get("res", {}).get("deprecations", []) or []})
+    if deprecations:
+        found.append(f"{len(deprecations)} distinct deprecation warning(s) in the results: {'; '.join(deprecations)[:400]}")
     return found, fetched, shown
 
 
@@ -85,15 +90,13 @@ def check(artifact_dir, expected=DEFAULT_EXPECTED):
     delegated = fetched["res"]["_ansible_delegated_vars"]["ansible_delegated_host"]
     print(f"ansible-runner: {len(list(events(artifact_dir)))} job events; the page fetched on {delegated}: {shown[0]} "
           f"{[line for line in shown if DEFAULT_EXPECTED in line] or shown[1:2]}")
-    deprecations = [item.get("msg", "") for event in events(artifact_dir)
-                    for item in event.get("event_data", {}).get("res", {}).get("deprecations", []) or []]
-    if deprecations:
-        print(f"ansible-runner: {len(deprecations)} deprecation warning(s) in the results, e.g. {deprecations[0]}")
+    print("ansible-runner: no deprecation warning in the results")
     return 0
 
 
 def self_test(artifact_dir, expected=DEFAULT_EXPECTED):
-    """The check must refuse artifacts without the page, with another status, with another rc."""
+    """The check must refuse artifacts without the page, of another playbook, with another status or rc, or with a
+    deprecation."""
     failures = []
 
     def mutated(name, mutate):
@@ -130,14 +133,26 @@ def self_test(artifact_dir, expected=DEFAULT_EXPECTED):
             with open(path, "w", encoding="utf-8") as handle:
                 json.dump(event, handle)
 
+    def deprecate(copy):
+        directory = os.path.join(copy, "job_events")
+        name = sorted(os.listdir(directory))[-1]
+        path = os.path.join(directory, name)
+        with open(path, encoding="utf-8") as handle:
+            event = json.load(handle)
+        event.setdefault("event_data", {}).setdefault("res", {})["deprecations"] = [{"msg": "a feature goes away"}]
+        with open(path, "w", encoding="utf-8") as handle:
+            json.dump(event, handle)
+
     mutated("events without the page", drop_page)
     mutated("events of another playbook", other_playbook)
     mutated("status failed", write("status", "failed"))
     mutated("rc 2", write("rc", "2"))
+    mutated("a deprecation", deprecate)
     if failures:
         print(f"ansible-runner check accepts what it must refuse: {', '.join(failures)}", file=sys.stderr)
         return 1
-    print("ansible-runner check: refuses artifacts without the page, of another playbook, with status failed, with rc 2")
+    print("ansible-runner check: refuses artifacts without the page, of another playbook, with status failed, with rc 2, "
+          "with a deprecation")
     return 0
 
 
