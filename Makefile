@@ -11,7 +11,7 @@ LAB_INVENTORY := $(CURDIR)/inventory/lab.yml
 PLAYBOOK := $(BIN)/ansible-playbook
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 
-.PHONY: help venv demo lab-up lab-down site undo day2 build test lint sanity unit molecule reliability bench clean changelog compat compat-oldest role-docs consumer
+.PHONY: help venv demo lab-up lab-down site undo day2 build test lint sanity unit molecule reliability bench clean changelog compat compat-oldest role-docs consumer ee
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -45,7 +45,7 @@ undo: venv  ## Run undo.yml against the lab inventory: remove what site.yml adde
 build: venv  ## Build the collection tarball (the product only: galaxy.yml lists what ships) into .cache/build
 	$(BIN)/ansible-galaxy collection build --force --output-path $(BUILD_DIR)
 
-test: lint sanity unit compat-oldest consumer molecule  ## Everything CI runs: lint, sanity, unit tests (also on ansible-core 2.17), the consumer fixture, molecule scenarios
+test: lint sanity unit compat-oldest ee consumer molecule  ## Everything CI runs: lint, sanity, unit tests (also on ansible-core 2.17), the EE build context, the consumer fixture, molecule scenarios
 
 lint: venv  ## ansible-lint, production profile, no skip list; the changelog's fragments (tools/changelog.py --check)
 	$(BIN)/ansible-lint --profile production
@@ -75,8 +75,11 @@ compat-oldest: venv  ## Sanity and unit tests on the oldest core only (2.17), ex
 role-docs: venv  ## Write docs/roles.md from every role's meta/argument_specs.yml (a unit test checks it is current)
 	$(BIN)/python tools/generate_role_docs.py
 
-consumer: build  ## tests/consumer: the built tarball used from a miniature infra repository, on its own lab
+consumer: build  ## tests/consumer on its own lab: the built tarball on the newest core and the oldest, and via ansible-runner
 	tests/consumer/run.sh
+
+ee: build  ## ansible-builder create on meta/execution-environment.yml (offline), its context checked against its sources
+	$(BIN)/python tools/ee_check.py
 
 molecule: venv  ## The molecule scenarios on the lab (real engines)
 	for scenario in default checks etcd generations swarm secure day2 reliability; do \

@@ -68,7 +68,8 @@ class ActionModule(ActionBase):
         hosts = {}
         for name in task_vars["ansible_play_hosts_all"]:
             host = hostvars[name]
-            hosts[name] = dict(facts=host.get("mhnet_host"), swarm_role=host.get("mhnet_swarm_role") or "",
+            # ansible_facts, not the top-level copy that INJECT_FACTS_AS_VARS makes (deprecated in 2.20, gone in 2.24)
+            hosts[name] = dict(facts=(host.get("ansible_facts") or {}).get("mhnet_host"), swarm_role=host.get("mhnet_swarm_role") or "",
                                force_rejoin=bool(host.get("mhnet_swarm_force_rejoin", False)),
                                state=host.get("mhnet_state") or "present")
         # TLS and the ACL token (module_utils/_keystore_security.py): with TLS, Consul's port defaults to its HTTPS one.
@@ -86,5 +87,5 @@ class ActionModule(ActionBase):
             result.update(failed=True, msg="preflight found %d problem(s); nothing was changed:\n- %s"
                           % (len(problems), "\n- ".join(problems)))
             return result
-        result["ansible_facts"] = dict(mhnet_cluster=plan)
+        result["plan"] = plan
         return result

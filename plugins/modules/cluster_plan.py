@@ -11,8 +11,8 @@ module: cluster_plan
 short_description: Check the cluster's hosts together and publish the one plan every later phase reads
 version_added: 0.2.0
 description:
-  - Runs on the controller (an action plugin). Reads every play host's C(mhnet_host) fact (from
-    M(mhnet.cluster.preflight)), its C(mhnet_swarm_role) and C(mhnet_swarm_force_rejoin), and the inventory groups.
+  - Runs on the controller (an action plugin). Reads every play host's C(mhnet_host) fact (C(ansible_facts.mhnet_host),
+    from M(mhnet.cluster.preflight)), its C(mhnet_swarm_role) and C(mhnet_swarm_force_rejoin), and the inventory groups.
   - Applies every rule that involves more than one host, and reports in one failure every problem of every host,
     each naming the hosts involved and saying what to do. Rules include a hostname or cluster address used twice,
     cluster addresses in different subnets, clocks further apart than O(clock_skew_max), an even number of swarm
@@ -24,9 +24,11 @@ description:
     network or a route on any engine (C(docker0), C(docker_gwbridge), the cluster and management networks), MTUs the
     overlay driver cannot use over every engine's cluster interface, and encryption in key-value mode or on an engine
     whose kernel cannot hold IPsec state.
-  - When there is no problem, publishes the C(mhnet_cluster) fact to every host of the play. Roles read only that
-    plan and their own variables. The plan holds the members with their addresses, the placements (control, web and
-    probe hosts, keystore peers, managers and workers) and the choices that depend on the mode.
+  - When there is no problem, returns the plan as RV(plan); the M(mhnet.cluster.preflight) role publishes it to every
+    host of the play as the variable C(mhnet_cluster) (C(set_fact), not a fact: it never reaches a fact cache and
+    needs no C(INJECT_FACTS_AS_VARS)). Roles read only that plan and their own variables. The plan holds the members
+    with their addresses, the placements (control, web and probe hosts, keystore peers, managers and workers) and the
+    choices that depend on the mode.
   - The plan also lists the C(connections) the mode needs between hosts (engines to each other on 7946 TCP and UDP
     and 4789 UDP; to the store's client port in C(kv) mode, between the store's servers on their peer ports; to the
     managers' port in C(swarm) mode), which M(mhnet.cluster.connectivity_check) tries on every host.
@@ -96,9 +98,15 @@ EXAMPLES = r"""
     mode: swarm
     fail_on_problems: false
 
-- name: Check the hosts together and publish the plan
+- name: Check the hosts together and work out the plan
   mhnet.cluster.cluster_plan:
     mode: swarm
+  run_once: true
+  register: cluster
+
+- name: Publish the plan to every host of the play
+  ansible.builtin.set_fact:
+    mhnet_cluster: "{{ cluster.plan }}"
   run_once: true
 
 - name: Check the overlay networks too, and allow 30 s between clocks
@@ -123,43 +131,38 @@ problems:
     - "hostname 'node' is used by mhs-demo0 and mhs-demo1; the key-value store identifies engines by hostname: give each host a unique hostname"
     - "overlay_networks[1] 'app' subnet 172.17.0.0/16 overlaps on mhs-demo0 and mhs-demo1: network 'bridge' (172.17.0.0/16), route
       172.17.0.0/16 on docker0: choose a subnet that no engine uses (or set check_overlap: false on the entry if the overlap is intended)"
-ansible_facts:
-  description: The plan, published to every host of the play.
+plan:
+  description: The cluster plan; C(docs/architecture.md) describes every field. The preflight role publishes it as C(mhnet_cluster).
   returned: success
   type: dict
-  contains:
-    mhnet_cluster:
-      description: The cluster plan; C(docs/architecture.md) describes every field.
-      type: dict
-      returned: success
-      sample:
-        mode: kv
-        engines: [mhs-demo0, mhs-demo1]
-        members:
-          mh-keystore: {hostname: mh-keystore, address: 192.168.151.2, interface: eth1, mtu: 1500,
-                        engine_version: 20.10.5+dfsg1, swarm_role: "", swarm_node_id: ""}
-          mhs-demo0: {hostname: mhs-demo0, address: 192.168.151.3, interface: eth1, mtu: 1500,
-                      engine_version: 20.10.5+dfsg1, swarm_role: "", swarm_node_id: ""}
-          mhs-demo1: {hostname: mhs-demo1, address: 192.168.151.4, interface: eth0, mtu: 1500,
-                      engine_version: 20.10.5+dfsg1, swarm_role: "", swarm_node_id: ""}
-        control_host: mhs-demo0
-        web_host: mhs-demo0
-        probe_host: mhs-demo1
-        keystore:
-          backend: consul
-          hosts: [mh-keystore]
-          peers: [{name: mh-keystore, hostname: mh-keystore, address: 192.168.151.2}]
-          address: 192.168.151.2
-          port: 8500
-          url: consul://192.168.151.2:8500
-          tls: false
-          acl: false
-          tls_files: {}
-        swarm: {}
-        overlay: {attachable: false, auto_mtu: 1450, viewers: [mhs-demo0, mhs-demo1]}
-        connections:
-          - {source: mhs-demo0, source_address: 192.168.151.3, target: mhs-demo1, address: 192.168.151.4,
-             protocol: udp, port: 4789, purpose: VXLAN data, in_use: false}
-          - {source: mhs-demo0, source_address: 192.168.151.3, target: mh-keystore, address: 192.168.151.2,
-             protocol: tcp, port: 8500, purpose: consul clients, in_use: true}
+  sample:
+    mode: kv
+    engines: [mhs-demo0, mhs-demo1]
+    members:
+      mh-keystore: {hostname: mh-keystore, address: 192.168.151.2, interface: eth1, mtu: 1500,
+                    engine_version: 20.10.5+dfsg1, swarm_role: "", swarm_node_id: ""}
+      mhs-demo0: {hostname: mhs-demo0, address: 192.168.151.3, interface: eth1, mtu: 1500,
+                  engine_version: 20.10.5+dfsg1, swarm_role: "", swarm_node_id: ""}
+      mhs-demo1: {hostname: mhs-demo1, address: 192.168.151.4, interface: eth0, mtu: 1500,
+                  engine_version: 20.10.5+dfsg1, swarm_role: "", swarm_node_id: ""}
+    control_host: mhs-demo0
+    web_host: mhs-demo0
+    probe_host: mhs-demo1
+    keystore:
+      backend: consul
+      hosts: [mh-keystore]
+      peers: [{name: mh-keystore, hostname: mh-keystore, address: 192.168.151.2}]
+      address: 192.168.151.2
+      port: 8500
+      url: consul://192.168.151.2:8500
+      tls: false
+      acl: false
+      tls_files: {}
+    swarm: {}
+    overlay: {attachable: false, auto_mtu: 1450, viewers: [mhs-demo0, mhs-demo1]}
+    connections:
+      - {source: mhs-demo0, source_address: 192.168.151.3, target: mhs-demo1, address: 192.168.151.4,
+         protocol: udp, port: 4789, purpose: VXLAN data, in_use: false}
+      - {source: mhs-demo0, source_address: 192.168.151.3, target: mh-keystore, address: 192.168.151.2,
+         protocol: tcp, port: 8500, purpose: consul clients, in_use: true}
 """
