@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """`make ee`: the execution environment's build context from meta/execution-environment.yml, checked offline.
 
 1. Places the definition at a collection root, as its paths expect (relative to the collection root, the only base

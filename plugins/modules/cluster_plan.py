@@ -25,7 +25,7 @@ description:
     overlay driver cannot use over every engine's cluster interface, and encryption in key-value mode or on an engine
     whose kernel cannot hold IPsec state.
   - When there is no problem, returns the plan as RV(plan); the M(mhnet.cluster.preflight) role publishes it to every
-    host of the play as the variable C(mhnet_cluster) (C(set_fact), not a fact: it never reaches a fact cache and
+    host of the play as the variable C(mhnet_cluster) (C(set_fact), not a fact; it never reaches a fact cache and
     needs no C(INJECT_FACTS_AS_VARS)). Roles read only that plan and their own variables. The plan holds the members
     with their addresses, the placements (control, web and probe hosts, keystore peers, managers and workers) and the
     choices that depend on the mode.

@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Check what ansible-runner left of a run of mhnet.cluster.site (run.sh): artifacts/<ident>/status is `successful`,
 artifacts/<ident>/rc is 0, and the job events hold the page the probe fetched across hosts: an ok event of the
 probe role's fetch (docker_container_exec, delegated to the probe host) whose stdout has the expected text, and the ok
