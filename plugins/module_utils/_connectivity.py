@@ -106,6 +106,23 @@ def probe(connection, source_address, deadline):
     return "blocked", error
 
 
+def host_connections(me, connectivity, addresses):
+    """The connections of or to host `me`, from the plan's connectivity groups (module_utils/_plan.cluster_connectivity):
+    as many as its peers, never the cluster's square. Each: source, source_address, target, address (the target's),
+    protocol, port, purpose, in_use."""
+    in_use = connectivity.get("in_use") or {}
+    connections = []
+    for rule in connectivity["rules"]:
+        pairs = [(me, target) for target in rule["targets"] if target != me] if me in rule["sources"] else []
+        pairs += [(source, me) for source in rule["sources"] if source != me] if me in rule["targets"] else []
+        for source, target in pairs:
+            connections.extend(dict(source=source, source_address=addresses[source], target=target,
+                                    address=addresses[target], protocol=protocol, port=port, purpose=purpose,
+                                    in_use="%s/%d" % (protocol, port) in in_use.get(target, ()))
+                               for protocol, port, purpose in rule["ports"])
+    return connections
+
+
 def check_connections(me, address, connections, timeout):
     """Listen for this host's expected peers and probe what it must reach; every connection of or to it with 'state'
     and 'error', and the ports it could not listen on ({port: error})."""

@@ -388,7 +388,7 @@ def overlay_overlap_problems(networks, facts, engines):
     return problems
 
 
-def _encrypted(entry):
+def asks_for_encryption(entry):
     """Whether an entry asks for an encrypted network (encrypted: true, or the driver option without encrypted: false)."""
     if entry.get("encrypted") is not None:
         return bool(entry["encrypted"])
@@ -418,12 +418,12 @@ def overlay_mtu_problems(networks, facts, engines):
                             % (where, value, smallest or 1500))
             continue
         value = int(str(value).strip())
-        lowest = LINK_MTU_MIN + VXLAN_OVERHEAD + (ESP_OVERHEAD if _encrypted(entry) else 0)
+        lowest = LINK_MTU_MIN + VXLAN_OVERHEAD + (ESP_OVERHEAD if asks_for_encryption(entry) else 0)
         if value < lowest:
             problems.append("%s: mtu %d is too small: Docker gives the VXLAN interface and the containers the network's MTU "
                             "less %d bytes%s, and Linux refuses an interface below %d bytes (containers would fail with "
                             "'error creating vxlan interface: invalid argument'): give at least %d, or mtu: auto"
-                            % (where, value, lowest - LINK_MTU_MIN, " (VXLAN and IPsec)" if _encrypted(entry) else " (VXLAN)",
+                            % (where, value, lowest - LINK_MTU_MIN, " (VXLAN and IPsec)" if asks_for_encryption(entry) else " (VXLAN)",
                                LINK_MTU_MIN, lowest))
         elif smallest and value > smallest:
             narrow = ", ".join("%s (%d on %s)" % (name, mtu, interface) for name, (mtu, interface) in sorted(mtus.items()) if mtu < value)
@@ -441,7 +441,7 @@ def overlay_encryption_problems(networks, mode, facts, engines):
     and engines whose kernel cannot hold the IPsec state Docker adds (preflight's ipsec_supported false)."""
     problems = []
     for index, entry in _present_entries(networks):
-        if not _encrypted(entry):
+        if not asks_for_encryption(entry):
             continue
         where = _where(index, entry)
         if mode == "kv":
@@ -472,36 +472,35 @@ def overlay_problems(networks, mode, facts, engines):
             + overlay_encryption_problems(networks, mode, facts, engines))
 
 
-def _connections_between(sources, targets, ports, members, facts):
-    connections = []
-    for source in sources:
-        for target in targets:
-            if source == target:
-                continue
-            listening = facts[target].get("listening") or []
-            connections.extend(dict(source=source, source_address=members[source]["address"], target=target,
-                                    address=members[target]["address"], protocol=protocol, port=port, purpose=purpose,
-                                    in_use="%s/%d" % (protocol, port) in listening)
-                               for protocol, port, purpose in ports)
-    return connections
+def cluster_connectivity(plan, facts):
+    """What the connectivity check needs, linear in the members: groups of hosts where every source must reach every
+    other target on each port the mode needs, and the ports of those each target already holds.
 
-
-def cluster_connections(plan, facts):
-    """Every (source host, target host, protocol, port) the mode needs open, for the connectivity check.
-
-    in_use: the target already has a socket on that port (a running store or engine), so the check cannot listen
-    there: a TCP port is tried against the service itself, a UDP one cannot be tried.
+    in_use: a target's socket on that port (a running store or engine) means the check cannot listen there: a TCP port
+    is tried against the service itself, a UDP one cannot be tried. Each host expands the groups into its own
+    connections (module_utils/_connectivity.host_connections), so no host carries the cluster's square.
     """
-    members, engines = plan["members"], plan["engines"]
-    connections = _connections_between(engines, engines, ENGINE_PORTS, members, facts)
+    engines = plan["engines"]
+    rules = [dict(sources=engines, targets=engines, ports=ENGINE_PORTS)]
     if plan["mode"] == "swarm":
-        return connections + _connections_between(engines, plan["swarm"]["managers"],
-                                                  (("tcp", plan["swarm"]["port"], "swarm managers"),), members, facts)
-    keystore = plan["keystore"]
-    connections += _connections_between(engines, keystore["hosts"],
-                                        (("tcp", keystore["port"], "%s clients" % keystore["backend"]),), members, facts)
-    return connections + _connections_between(keystore["hosts"], keystore["hosts"],
-                                              KEYSTORE_PEER_PORTS.get(keystore["backend"], ()), members, facts)
+        rules.append(dict(sources=engines, targets=plan["swarm"]["managers"],
+                          ports=(("tcp", plan["swarm"]["port"], "swarm managers"),)))
+    else:
+        keystore = plan["keystore"]
+        rules.append(dict(sources=engines, targets=keystore["hosts"],
+                          ports=(("tcp", keystore["port"], "%s clients" % keystore["backend"]),)))
+        if KEYSTORE_PEER_PORTS.get(keystore["backend"]):
+            rules.append(dict(sources=keystore["hosts"], targets=keystore["hosts"],
+                              ports=KEYSTORE_PEER_PORTS[keystore["backend"]]))
+    in_use = {}
+    for rule in rules:
+        rule["ports"] = [list(port) for port in rule["ports"]]
+        for target in rule["targets"]:
+            held = set(facts[target].get("listening") or [])
+            in_use.setdefault(target, set()).update(
+                name for name in ("%s/%d" % (protocol, port) for protocol, port, dummy in rule["ports"]) if name in held)
+    return dict(rules=[dict(rule, sources=list(rule["sources"]), targets=list(rule["targets"])) for rule in rules],
+                in_use=dict((name, sorted(ports)) for name, ports in sorted(in_use.items()) if ports))
 
 
 def make_plan(settings, hosts, keystores, engines):
@@ -570,5 +569,5 @@ def make_plan(settings, hosts, keystores, engines):
         # A swarm worker sees an attachable network only once one of its containers uses it.
         viewers=managers if mode == "swarm" else engines,
     )
-    plan["connections"] = [] if problems else cluster_connections(plan, facts)
+    plan["connectivity"] = dict(rules=[], in_use={}) if problems else cluster_connectivity(plan, facts)
     return problems, plan

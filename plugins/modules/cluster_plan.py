@@ -29,9 +29,10 @@ description:
     needs no C(INJECT_FACTS_AS_VARS)). Roles read only that plan and their own variables. The plan holds the members
     with their addresses, the placements (control, web and probe hosts, keystore peers, managers and workers) and the
     choices that depend on the mode.
-  - The plan also lists the C(connections) the mode needs between hosts (engines to each other on 7946 TCP and UDP
+  - The plan's C(connectivity) says what the mode needs open between hosts (engines to each other on 7946 TCP and UDP
     and 4789 UDP; to the store's client port in C(kv) mode, between the store's servers on their peer ports; to the
-    managers' port in C(swarm) mode), which M(mhnet.cluster.connectivity_check) tries on every host.
+    managers' port in C(swarm) mode) as groups of hosts and ports, which M(mhnet.cluster.connectivity_check) expands
+    and tries on every host; its size grows with the number of members, not with their square.
   - "In C(kv) mode, also checks the keystore's security from each host's variables: C(mhnet_keystore_tls) (C(ca),
     C(cert), C(key): files on the controller, on every engine and keystore host or none) and Consul's ACL tokens
     (C(keystore_acl_master_token), C(keystore_acl_engine_token) on the keystore hosts, C(engine_keystore_token) on the
@@ -160,9 +161,10 @@ plan:
       tls_files: {}
     swarm: {}
     overlay: {attachable: false, auto_mtu: 1450, viewers: [mhs-demo0, mhs-demo1]}
-    connections:
-      - {source: mhs-demo0, source_address: 192.168.151.3, target: mhs-demo1, address: 192.168.151.4,
-         protocol: udp, port: 4789, purpose: VXLAN data, in_use: false}
-      - {source: mhs-demo0, source_address: 192.168.151.3, target: mh-keystore, address: 192.168.151.2,
-         protocol: tcp, port: 8500, purpose: consul clients, in_use: true}
+    connectivity:
+      rules:
+        - {sources: [mhs-demo0, mhs-demo1], targets: [mhs-demo0, mhs-demo1],
+           ports: [[tcp, 7946, engine gossip], [udp, 7946, engine gossip], [udp, 4789, VXLAN data]]}
+        - {sources: [mhs-demo0, mhs-demo1], targets: [mh-keystore], ports: [[tcp, 8500, consul clients]]}
+      in_use: {mh-keystore: [tcp/8500]}
 """

@@ -20,7 +20,9 @@ description:
     plan) is not listened on; a TCP one is tried against that service, a UDP one cannot be tried and is reported as
     C(untested).
   - Encrypted overlay networks also need IP protocol 50 (ESP) between the engines, which sockets cannot try.
-  - The connections come from M(mhnet.cluster.cluster_plan) (C(mhnet_cluster.connections)).
+  - The connections come from M(mhnet.cluster.cluster_plan) as groups of hosts and the ports between them
+    (C(mhnet_cluster.connectivity)), which each host expands into its own connections, so what a host is given grows
+    with the number of members, not with its square.
 extends_documentation_fragment:
   - mhnet.cluster.attributes
   - mhnet.cluster.attributes.read_only
@@ -29,18 +31,21 @@ options:
     description: Inventory name of this host, as the connections name it.
     type: str
     required: true
-  address:
-    description: This host's cluster address; listeners bind to it and probes leave from it.
-    type: str
-    required: true
-  connections:
+  members:
     description:
-      - Every connection of the cluster (C(mhnet_cluster.connections)); this host listens for those whose C(target) it
-        is and probes those whose C(source) it is.
-      - Each holds C(source), C(source_address), C(target), C(address) (the target's), C(protocol) (C(tcp) or C(udp)),
-        C(port), C(purpose) and C(in_use).
-    type: list
-    elements: dict
+      - The cluster's members (C(mhnet_cluster.members)), by inventory name; only their C(address) is read. This host
+        listens on its own address and probes its peers' from it.
+    type: dict
+    required: true
+  connectivity:
+    description:
+      - What the cluster needs open (C(mhnet_cluster.connectivity)).
+      - C(rules) is a list of groups, each with C(sources), C(targets) (inventory names) and C(ports) (each a list
+        of protocol, port and purpose; the protocol C(tcp) or C(udp)); every source must reach every other target
+        on each port.
+        This host listens for the ports of the groups whose target it is and probes those whose source it is.
+      - C(in_use), by target, the ports of those a running service already holds (C(tcp/8500)).
+    type: dict
     required: true
   timeout:
     description: Seconds to wait for every answer; a port still silent then is blocked.
@@ -54,8 +59,8 @@ EXAMPLES = r"""
 - name: Check the ports the cluster needs between every pair of hosts
   mhnet.cluster.connectivity_check:
     host: "{{ inventory_hostname }}"
-    address: "{{ mhnet_cluster.members[inventory_hostname].address }}"
-    connections: "{{ mhnet_cluster.connections }}"
+    members: "{{ mhnet_cluster.members }}"
+    connectivity: "{{ mhnet_cluster.connectivity }}"
     timeout: 10
 """
 
@@ -79,21 +84,30 @@ listen_errors:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.mhnet.cluster.plugins.module_utils._connectivity import blocked_message, check_connections
+from ansible_collections.mhnet.cluster.plugins.module_utils._connectivity import (
+    blocked_message,
+    check_connections,
+    host_connections,
+)
 
 
 def main():
     module = AnsibleModule(
         argument_spec=dict(
             host=dict(type="str", required=True),
-            address=dict(type="str", required=True),
-            connections=dict(type="list", elements="dict", required=True),
+            members=dict(type="dict", required=True),
+            connectivity=dict(type="dict", required=True),
             timeout=dict(type="float", default=10.0),
         ),
         supports_check_mode=True,
     )
     p = module.params
-    checked, listen_errors = check_connections(p["host"], p["address"], p["connections"], p["timeout"])
+    addresses = dict((name, member["address"]) for name, member in p["members"].items())
+    if p["host"] not in addresses:
+        module.fail_json(msg="%s is not a member of the cluster plan (members: %s): run the check on the plan's hosts"
+                         % (p["host"], ", ".join(sorted(addresses))))
+    connections = host_connections(p["host"], p["connectivity"], addresses)
+    checked, listen_errors = check_connections(p["host"], addresses[p["host"]], connections, p["timeout"])
     result = dict(changed=False, connections=checked, listen_errors=listen_errors)
     if listen_errors or any(entry["state"] == "blocked" for entry in checked):
         module.fail_json(msg=blocked_message(p["host"], checked, listen_errors, p["timeout"]), **result)

@@ -19,7 +19,7 @@ description:
     each with what to do.
   - Checks across hosts (unique hostnames, distinct addresses and one subnet, swarms, clocks, the overlay networks
     against every engine's networks and routes) are M(mhnet.cluster.cluster_plan)'s.
-  - Changes nothing on the host. The IPsec probe (O(check_ipsec)) adds its test state inside a network namespace of
+  - Changes nothing on the host. The IPsec probe (O(check_ipsec), O(overlay_networks)) adds its test state inside a network namespace of
     its own, which the kernel removes when the probe exits.
 extends_documentation_fragment:
   - mhnet.cluster.attributes
@@ -60,10 +60,18 @@ options:
       - Find whether the kernel can hold the IPsec state an encrypted overlay network needs, with the same request the
         engine makes (C(ip xfrm state add), ESP with C(rfc4106(gcm(aes)))) inside a throwaway network namespace
         (C(unshare --net)). The answer is C(ipsec_supported) in the fact.
-      - Off by default; the preflight role sets it when an entry of C(overlay_networks) asks for encryption, because a
-        kernel that has ESP as modules loads them to answer.
+      - Off by default, because a kernel that has ESP as modules loads them to answer; O(overlay_networks) turns it
+        on when a network asks for encryption.
     type: bool
     default: false
+  overlay_networks:
+    description:
+      - The overlay networks the cluster will have (the overlay role's C(overlay_networks)). When an entry asks for
+        encryption (C(encrypted) true, or the driver option C(encrypted) without C(encrypted) false, the rule the
+        plan applies), the IPsec probe runs as with O(check_ipsec).
+    type: list
+    elements: raw
+    default: []
   fail_on_problems:
     description:
       - Fail when a problem is found. Set to V(false) to collect every host's problems and report them together
@@ -168,6 +176,7 @@ from ansible_collections.mhnet.cluster.plugins.module_utils._docker_client impor
 )
 from ansible_collections.mhnet.cluster.plugins.module_utils._errors import MhnetError
 from ansible_collections.mhnet.cluster.plugins.module_utils._networks import network_subnets, read_routes
+from ansible_collections.mhnet.cluster.plugins.module_utils._plan import asks_for_encryption
 from ansible_collections.mhnet.cluster.plugins.module_utils._preflight import (
     IPSEC_PROBE_ARGS,
     address_prefix,
@@ -258,7 +267,8 @@ def host_listening(address):
 
 def ipsec_facts(module, ip):
     """ipsec_supported (True, False or None: not asked, or the probe could not tell) and ipsec_error."""
-    if not module.params["check_ipsec"]:
+    networks = [entry for entry in module.params["overlay_networks"] if isinstance(entry, dict)]
+    if not module.params["check_ipsec"] and not any(asks_for_encryption(entry) for entry in networks):
         return dict(ipsec_supported=None, ipsec_error="")
     unshare = module.get_bin_path("unshare")
     if not unshare:
@@ -306,6 +316,8 @@ def main():
         advertise_interface=dict(type="str"),
         daemon_json=dict(type="path", default="/etc/docker/daemon.json"),
         check_ipsec=dict(type="bool", default=False),
+        # raw elements: an entry that is not a mapping is one of the plan's problems (cluster_plan reports it)
+        overlay_networks=dict(type="list", elements="raw", default=[]),
         fail_on_problems=dict(type="bool", default=True),
     )
     module = AnsibleModule(argument_spec=argument_spec, required_together=DOCKER_REQUIRED_TOGETHER, supports_check_mode=True)

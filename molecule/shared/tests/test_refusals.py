@@ -134,6 +134,19 @@ def test_every_bad_overlay_network_is_named_in_one_failure_before_any_change(run
     problem("overlay_networks[6] 'typo-net' has an unknown key 'ipam_confg' (did you mean 'ipam_config'?)")
 
 
+@pytest.mark.reliability("swarm mode, my-net encrypted by its driver option only: refused in preflight, the IPsec probe "
+                         "naming both engines' kernels; nothing changed")
+def test_encryption_asked_by_the_driver_option_is_refused_on_a_kernel_without_ipsec(run_site, unchanged, tmp_path):
+    extra = tmp_path / "encrypted.yml"
+    extra.write_text(yaml.safe_dump(dict(mhnet_cluster_mode="swarm", overlay_networks=[
+        dict(name="my-net", ipam_config=[dict(subnet="10.0.9.0/24")], driver_options=dict(encrypted=""))])))
+    rc, output = run_site("-e", "@%s" % extra)
+    assert rc != 0
+    found = [item for item in problems_in(output) if item.startswith("overlay_networks[0] 'my-net': encrypted: true needs "
+                                                                   "IPsec in every engine's kernel")]
+    assert found and "mhs-demo0 and mhs-demo1" in found[0], output[-4000:]
+
+
 def test_a_host_advertising_its_management_address_is_refused_in_preflight(run_site, unchanged, lab_vars, tmp_path):
     # As a host whose default route is on the management network would, with no mhnet_cluster_address for it.
     addresses = dict((name, host["mhnet_cluster_address"]) for name, host in lab_vars.items() if host.get("mhnet_cluster_address"))

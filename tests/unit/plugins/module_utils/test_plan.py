@@ -2,6 +2,7 @@
 
 import pytest
 
+from ansible_collections.mhnet.cluster.plugins.module_utils._connectivity import host_connections
 from ansible_collections.mhnet.cluster.plugins.module_utils._plan import make_plan
 
 SETTINGS = dict(mode="kv", keystore_backend="consul", keystore_port=0)
@@ -31,7 +32,7 @@ def plan_for(hosts, keystores=KEYSTORES, engines=ENGINES, **settings):
 def test_the_tutorial_plan_holds_members_placements_and_mode_choices():
     problems, plan = plan_for(TUTORIAL)
     assert problems == []
-    plan.pop("connections")  # test_connections_*
+    plan.pop("connectivity")  # test_connections_*
     assert plan == dict(
         mode="kv",
         engines=["mhs-demo0", "mhs-demo1"],
@@ -501,9 +502,16 @@ def test_the_plan_checks_the_overlay_roles_default_list_when_the_inventory_sets_
     assert DEFAULT_OVERLAY_NETWORKS == load_yaml("roles", "overlay", "defaults", "main.yml")["overlay_networks"]
 
 
+def expanded(plan):
+    """Every connection of the cluster: what each member's connectivity check probes (its outgoing connections)."""
+    addresses = dict((name, member["address"]) for name, member in plan["members"].items())
+    return [entry for name in plan["members"] for entry in host_connections(name, plan["connectivity"], addresses)
+            if entry["source"] == name]
+
+
 def connections_of(plan):
     return sorted((entry["source"], entry["target"], "%s/%d" % (entry["protocol"], entry["port"]), entry["in_use"])
-                  for entry in plan["connections"])
+                  for entry in expanded(plan))
 
 
 def test_connections_in_key_value_mode_are_engine_gossip_vxlan_and_the_store_port():
@@ -517,9 +525,37 @@ def test_connections_in_key_value_mode_are_engine_gossip_vxlan_and_the_store_por
         ("mhs-demo1", "mhs-demo0", "udp/4789", False),
         ("mhs-demo0", "mh-keystore", "tcp/8500", True), ("mhs-demo1", "mh-keystore", "tcp/8500", True),
     ])
-    first = next(entry for entry in plan["connections"] if entry["source"] == "mhs-demo1" and entry["target"] == "mh-keystore")
+    first = next(entry for entry in expanded(plan) if entry["source"] == "mhs-demo1" and entry["target"] == "mh-keystore")
     assert first == dict(source="mhs-demo1", source_address="192.168.151.4", target="mh-keystore", address="192.168.151.2",
                          protocol="tcp", port=8500, purpose="consul clients", in_use=True)
+
+
+def test_each_host_expands_only_the_connections_of_or_to_itself():
+    busy = dict(TUTORIAL, **{"mh-keystore": host("mh-keystore", "192.168.151.2", listening=["tcp/8500"])})
+    dummy, plan = plan_for(busy)
+    addresses = dict((name, member["address"]) for name, member in plan["members"].items())
+    own = sorted((entry["source"], entry["target"], "%s/%d" % (entry["protocol"], entry["port"]), entry["in_use"])
+                 for entry in host_connections("mhs-demo0", plan["connectivity"], addresses))
+    assert own == sorted([
+        ("mhs-demo0", "mhs-demo1", "tcp/7946", False), ("mhs-demo0", "mhs-demo1", "udp/7946", False),
+        ("mhs-demo0", "mhs-demo1", "udp/4789", False), ("mhs-demo0", "mh-keystore", "tcp/8500", True),
+        ("mhs-demo1", "mhs-demo0", "tcp/7946", False), ("mhs-demo1", "mhs-demo0", "udp/7946", False),
+        ("mhs-demo1", "mhs-demo0", "udp/4789", False),
+    ])
+    # The store's host listens for both engines; the single Consul server has no peer to reach.
+    assert len(host_connections("mh-keystore", plan["connectivity"], addresses)) == 2
+    assert plan["connectivity"]["in_use"] == {"mh-keystore": ["tcp/8500"]}
+
+
+def test_the_connectivity_a_host_carries_grows_linearly_with_the_engines():
+    def swarm_of(count):
+        names = ["e%03d" % index for index in range(count)]
+        hosts = dict((name, host(name, "10.1.%d.%d" % (index // 250, index % 250 + 1))) for index, name in enumerate(names))
+        problems, plan = plan_for(hosts, mode="swarm", keystores=(), engines=tuple(names))
+        assert problems == []
+        return len(str(plan["connectivity"]))
+
+    assert swarm_of(90) < 3.3 * swarm_of(30)  # the full mesh would be 9 times larger
 
 
 def test_connections_between_three_consul_servers_include_their_peer_ports():
@@ -536,13 +572,13 @@ def test_connections_in_swarm_mode_reach_the_managers_port_and_no_store():
     assert problems == []
     to_managers = [entry for entry in connections_of(plan) if entry[2] == "tcp/12377"]
     assert to_managers == [("mhs-demo0", "mh-keystore", "tcp/12377", False), ("mhs-demo1", "mh-keystore", "tcp/12377", False)]
-    assert len(plan["connections"]) == 3 * 2 * 3 + 2
+    assert len(expanded(plan)) == 3 * 2 * 3 + 2
     assert plan["swarm"]["port"] == 12377
 
 
 def test_a_plan_with_problems_lists_no_connections():
     problems, plan = plan_for(TUTORIAL, keystore_backend="zookeeper")
-    assert problems and plan["connections"] == []
+    assert problems and plan["connectivity"] == dict(rules=[], in_use={})
 
 
 # Hosts leaving the cluster (mhnet_state: absent) ------------------------------------------------------------------
@@ -558,7 +594,7 @@ def test_a_leaving_engine_is_out_of_the_placements_and_the_connections_but_still
     assert problems == []
     assert plan["engines"] == ["mhs-demo0", "mhs-demo1"] and plan["leaving"] == ["mhs-demo2"]
     assert plan["probe_host"] == "mhs-demo1" and "mhs-demo2" in plan["members"]
-    assert not [entry for entry in plan["connections"] if "mhs-demo2" in (entry["source"], entry["target"])]
+    assert not [entry for entry in expanded(plan) if "mhs-demo2" in (entry["source"], entry["target"])]
     problems, plan = plan_for(leaving(hosts, "mhs-demo1"), engines=ENGINES + ("mhs-demo2",))
     assert problems == [] and plan["probe_host"] == "mhs-demo2"
 

@@ -169,3 +169,17 @@ def test_unreadable_routes_fail_through_mhnet_error(capsys, tmp_path, monkeypatc
     assert result["failed"] is True and "PreflightError" in result["exception"]
     assert result["msg"] == ("cannot read the host's routes from /proc/net/route ([Errno 2] No such file or directory): "
                              "run preflight on a Linux host")
+
+
+@pytest.mark.parametrize("networks, probed", [
+    pytest.param([dict(name="secret", encrypted=True)], True, id="encrypted: true"),
+    pytest.param([dict(name="secret", driver_options=dict(encrypted=""))], True, id="the driver option"),
+    pytest.param([dict(name="plain", driver_options=dict(encrypted=""), encrypted=False)], False, id="encrypted: false wins"),
+    pytest.param([dict(name="plain"), "not a mapping"], False, id="no encryption asked"),
+])
+def test_the_ipsec_probe_runs_when_an_overlay_network_asks_for_encryption(capsys, tmp_path, networks, probed):
+    calls = commands((2, "Error: Requested AEAD algorithm not found."))
+    facts = run(capsys, tmp_path, answering(engine()), run_command=calls, unshare="/usr/bin/unshare", mode="swarm",
+                overlay_networks=networks)["ansible_facts"]["mhnet_host"]
+    assert bool([args for args in calls.calls if "xfrm" in args]) is probed
+    assert facts["ipsec_supported"] is (False if probed else None)
