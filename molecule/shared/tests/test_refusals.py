@@ -142,8 +142,8 @@ def test_encryption_asked_by_the_driver_option_is_refused_on_a_kernel_without_ip
         dict(name="my-net", ipam_config=[dict(subnet="10.0.9.0/24")], driver_options=dict(encrypted=""))])))
     rc, output = run_site("-e", "@%s" % extra)
     assert rc != 0
-    found = [item for item in problems_in(output) if item.startswith("overlay_networks[0] 'my-net': encrypted: true needs "
-                                                                   "IPsec in every engine's kernel")]
+    expected = "overlay_networks[0] 'my-net': encrypted: true needs IPsec in every engine's kernel"
+    found = [item for item in problems_in(output) if item.startswith(expected)]
     assert found and "mhs-demo0 and mhs-demo1" in found[0], output[-4000:]
 
 
