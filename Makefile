@@ -18,8 +18,8 @@ help:  ## List the targets
 
 $(BIN)/.installed: requirements-dev.txt
 	$(PYTHON) -m venv --clear $(VENV)
-	@$(BIN)/python -c 'import sys; sys.exit(sys.version_info < (3, 12))' || echo "make venv: $(PYTHON) is older than\
-	  3.12, so ansible-core 2.19 (end of life 2026-11-30); install Python 3.12+ (Debian 13's python3, pyenv) for 2.21"
+	@$(BIN)/python -c 'import sys; sys.exit(sys.version_info < (3, 12))' || echo "make venv: $(PYTHON) is older than \
+	3.12, so ansible-core 2.19 (end of life 2026-11-30); install Python 3.12+ (Debian 13's python3, pyenv) for 2.21"
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -r requirements-dev.txt
 	touch $@
