@@ -37,11 +37,11 @@ UNSUPPORTED_KEYSTORES = dict(
 )
 SWARM_ROLES = ("manager", "worker")
 
-# The overlay role's default list (roles/overlay/defaults/main.yml; a unit test keeps them equal): the preflight role
-# passes overlay_networks only when the inventory sets it, and the plan checks what the overlay phase will create.
+# The overlay networks when the inventory sets no overlay_networks (the preflight role passes it only when set): the
+# one default list, checked and published resolved (plan.overlay.networks) for the overlay role.
 DEFAULT_OVERLAY_NETWORKS = [dict(name="my-net", ipam_config=[dict(subnet="10.0.9.0/24")])]
-# The keys of an overlay_networks entry and of its ipam_config pools: the overlay role's argument spec
-# (roles/overlay/meta/argument_specs.yml; a unit test keeps them equal).
+# The keys of an overlay_networks entry and of its ipam_config pools: the preflight role's argument spec
+# (roles/preflight/meta/argument_specs.yml; a unit test keeps them equal).
 OVERLAY_KEYS = ("name", "state", "driver", "driver_options", "ipam_config", "attachable", "internal", "labels", "mtu",
                 "encrypted", "scope", "recreate", "force", "check_overlap")
 OVERLAY_POOL_KEYS = ("subnet", "gateway", "ip_range")
@@ -472,6 +472,22 @@ def overlay_problems(networks, mode, facts, engines):
             + overlay_encryption_problems(networks, mode, facts, engines))
 
 
+def resolved_networks(networks, mode, auto_mtu):
+    """The overlay networks as the overlay role creates them: the plan's choices made, so no role resolves them again.
+
+    attachable: true in swarm mode when the entry leaves it out (the workload's standalone containers attach to the
+    network), false in key-value mode; mtu: auto is the smallest cluster MTU. Other keys are passed as given.
+    """
+    resolved = []
+    for entry in networks:
+        entry = dict(entry)
+        entry.setdefault("attachable", mode == "swarm")
+        if entry.get("mtu") == "auto":
+            entry["mtu"] = auto_mtu
+        resolved.append(entry)
+    return resolved
+
+
 def cluster_connectivity(plan, facts):
     """What the connectivity check needs, linear in the members: groups of hosts where every source must reach every
     other target on each port the mode needs, and the ports of those each target already holds.
@@ -561,11 +577,12 @@ def make_plan(settings, hosts, keystores, engines):
     # engine there is no other host to fetch from, and no probe (its name would clash when a second engine returns).
     plan["probe_host"] = engines[1] if len(engines) > 1 else ""
     mtus = [plan["members"][name]["mtu"] for name in engines if plan["members"][name]["mtu"]]
+    # The network's MTU is the underlay's (the overlay driver takes VXLAN's 50 bytes off for the containers): the
+    # smallest cluster MTU, so that no engine's packets fragment.
+    auto_mtu = min(mtus) if mtus else 0
     plan["overlay"] = dict(
-        attachable=mode == "swarm",
-        # The network's MTU is the underlay's (the overlay driver takes VXLAN's 50 bytes off for the containers):
-        # the smallest cluster MTU, so that no engine's packets fragment.
-        auto_mtu=min(mtus) if mtus else 0,
+        auto_mtu=auto_mtu,
+        networks=[] if problems else resolved_networks(settings.get("overlay_networks") or [], mode, auto_mtu),
         # A swarm worker sees an attachable network only once one of its containers uses it.
         viewers=managers if mode == "swarm" else engines,
     )

@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import re
 
 from ansible_collections.mhnet.cluster.plugins.module_utils._daemon_json import DaemonJsonError, read_daemon_json
@@ -107,6 +108,30 @@ def local_problems(facts, mode, kernel_min, keystore_backend="consul"):
 def address_prefix(addresses, interface, address):
     """Prefix length of address on interface, from parse_ip_addr() output (0 when it is not there)."""
     return next((prefix for name, addr, prefix in addresses if name == interface and addr == address), 0)
+
+
+def neighbour_probe_address(address, prefix):
+    """An address of the cluster network other than address (to ask the kernel which source it sends from), or ''."""
+    if not address or not 0 < prefix < 31:
+        return ""
+    network = ipaddress.ip_interface("%s/%d" % (address, prefix)).network
+    first, second = network.network_address + 1, network.network_address + 2
+    return str(second if str(first) == address else first)
+
+
+def source_address_problem(address, interface, probe, route_get):
+    """The cluster address is not the source the kernel picks towards the cluster network (`ip -o -4 route get probe`
+    output in route_get): peers then drop this host's VXLAN packets, whose outer source is not the address their
+    static forwarding entries name. None when the kernel sends from the cluster address, or when it cannot tell."""
+    fields = route_get.split()
+    source = fields[fields.index("src") + 1] if "src" in fields[:-1] else ""
+    if not source or source == address:
+        return None
+    return ("the cluster address %s is not the address this host sends from to the cluster network (the kernel picks %s "
+            "for %s: `ip route get %s`), so the other engines would drop its VXLAN packets (Docker's forwarding entries "
+            "name %s): make %s the preferred source of that route (for example `ip route replace <cluster network> dev "
+            "%s src %s`), or set mhnet_cluster_address to %s" % (address, source, probe, probe, address, address,
+                                                                  interface or "<interface>", address, source))
 
 
 # What Docker's encrypted overlay adds for each peer (libnetwork drivers/overlay/encryption.go): an ESP security

@@ -186,7 +186,9 @@ from ansible_collections.mhnet.cluster.plugins.module_utils._preflight import (
     ipsec_support,
     listening_ports,
     local_problems,
+    neighbour_probe_address,
     parse_ip_addr,
+    source_address_problem,
 )
 from ansible_collections.mhnet.cluster.plugins.module_utils._swarm import swarm_facts
 
@@ -278,6 +280,15 @@ def ipsec_facts(module, ip):
     return dict(ipsec_supported=supported, ipsec_error=why)
 
 
+def source_problem(module, ip, interface, address, prefix):
+    """Whether the kernel sends to the cluster network from the cluster address (a secondary address may not be)."""
+    probe = neighbour_probe_address(address, prefix)
+    if not probe:
+        return None
+    rc, out, dummy = module.run_command([ip, "-o", "-4", "route", "get", probe])
+    return source_address_problem(address, interface, probe, out) if rc == 0 else None
+
+
 def inspect_host(module):
     """Every fact about the host and every problem found on it (facts["problems"])."""
     p = module.params
@@ -301,7 +312,8 @@ def inspect_host(module):
         problems = local_problems(facts, p["mode"], p["kernel_min"], p["keystore_backend"])
     except ValueError as exc:
         raise PreflightError("cannot compare versions on this host (%s): check kernel_min and the engine's version" % exc) from exc
-    problems += [problem for problem in (advertise_problem, daemon_json_problem(p["daemon_json"], p["mode"])) if problem]
+    problems += [problem for problem in (advertise_problem, daemon_json_problem(p["daemon_json"], p["mode"]),
+                                         source_problem(module, ip, interface, address, facts["cluster_prefix"])) if problem]
     facts["problems"] = problems
     return facts
 

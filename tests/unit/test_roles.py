@@ -12,7 +12,10 @@ ROLES = sorted(os.path.join(parent, name) for parent in ROLE_DIRS for name in os
 
 
 def load(role, *parts):
-    with open(os.path.join(REPO, role, *parts)) as handle:
+    path = os.path.join(REPO, role, *parts)
+    if not os.path.exists(path):
+        return {}
+    with open(path) as handle:
         return yaml.safe_load(handle) or {}
 
 

@@ -29,6 +29,15 @@ def test_the_cluster_address_is_on_a_lab_interface(host, host_vars, cluster_inte
     assert interface != "lo"
 
 
+def test_a_secondary_cluster_address_is_secondary_and_the_source_towards_the_cluster(host, host_vars):
+    if not host_vars.get("lab_cluster_address_is_secondary"):
+        return
+    address = host_vars["mhnet_cluster_address"]
+    assert " secondary " in host.check_output("ip -o -4 addr show to %s" % address)
+    peer = address.rsplit(".", 1)[0] + ".1"
+    assert "src %s " % address in host.check_output("ip -o -4 route get %s" % peer)
+
+
 def test_cluster_images_are_present_where_needed(host, host_vars):
     assert host_vars["images_list"], "the lab inventory lists no images"
     for image in host_vars["images_list"]:

@@ -100,6 +100,14 @@ def test_the_keystore_lists_every_engine_under_docker_nodes(backend, keystore, k
     assert expected <= registered, registered
 
 
+def test_each_engine_advertises_its_cluster_address_not_its_interface(lab_hosts, lab_groups, lab_vars):
+    """A secondary cluster address (mhs-demo1 in the default scenario) is advertised as it is: given an interface,
+    Docker would advertise the interface's first address."""
+    for name in lab_groups["docker_hosts"]:
+        config = json.loads(sh(lab_hosts[name], "cat /etc/docker/daemon.json"))
+        assert config["cluster-advertise"] == lab_vars[name]["mhnet_cluster_address"] + ":2376", name
+
+
 def test_the_users_daemon_json_key_survives_and_the_engine_uses_it(engines, backend, docker):
     for engine in engines:
         config = json.loads(sh(engine, "cat /etc/docker/daemon.json"))

@@ -50,7 +50,7 @@ def test_the_tutorial_plan_holds_members_placements_and_mode_choices():
                       url="consul://192.168.151.2:8500",
                       peers=[dict(name="mh-keystore", hostname="mh-keystore", address="192.168.151.2")]),
         swarm={},
-        overlay=dict(attachable=False, auto_mtu=1500, viewers=["mhs-demo0", "mhs-demo1"]),
+        overlay=dict(auto_mtu=1500, networks=[], viewers=["mhs-demo0", "mhs-demo1"]),
     )
 
 
@@ -128,6 +128,24 @@ def test_a_swarm_role_in_key_value_mode_is_refused():
                         "nothing: remove it, or set mhnet_cluster_mode: swarm"]
 
 
+@pytest.mark.parametrize("mode, attachable", [("kv", False), ("swarm", True)])
+def test_the_plan_publishes_the_networks_resolved_for_the_overlay_role(mode, attachable):
+    hosts = dict(TUTORIAL, **{"mhs-demo1": host("mhs-demo1", "192.168.151.4", interface="eth0", cluster_mtu=1400)})
+    networks = [dict(name="my-net", ipam_config=[dict(subnet="10.0.9.0/24")], mtu="auto"),
+                dict(name="app-net", attachable=not attachable, mtu=1300), dict(name="old-net", state="absent")]
+    problems, plan = plan_for(hosts, keystores=KEYSTORES if mode == "kv" else [], mode=mode, overlay_networks=networks)
+    assert problems == []
+    assert plan["overlay"]["networks"] == [
+        dict(name="my-net", ipam_config=[dict(subnet="10.0.9.0/24")], mtu=1400, attachable=attachable),
+        dict(name="app-net", attachable=not attachable, mtu=1300), dict(name="old-net", state="absent", attachable=attachable)]
+    assert networks[0]["mtu"] == "auto", "the inventory's entries are not changed"
+
+
+def test_a_plan_with_problems_publishes_no_networks():
+    problems, plan = plan_for(TUTORIAL, overlay_networks=[dict(name="my net!")])
+    assert problems and plan["overlay"]["networks"] == []
+
+
 def test_auto_mtu_follows_the_smallest_engine_mtu():
     hosts = dict(TUTORIAL, **{"mhs-demo1": host("mhs-demo1", "192.168.151.4", mtu=1400)})
     assert plan_for(hosts)[1]["overlay"]["auto_mtu"] == 1400
@@ -153,7 +171,7 @@ def test_swarm_mode_plans_no_keystore_and_the_first_engine_as_the_only_manager()
     assert plan["keystore"] == {}
     assert plan["swarm"] == dict(managers=["n1"], workers=["n2", "n3", "n4"], may_rejoin=[], control_leaves=False, port=2377)
     assert (plan["control_host"], plan["web_host"], plan["probe_host"]) == ("n1", "n1", "n2")
-    assert plan["overlay"] == dict(attachable=True, auto_mtu=1500, viewers=["n1"])
+    assert plan["overlay"] == dict(auto_mtu=1500, networks=[], viewers=["n1"])
     assert [plan["members"][name]["swarm_role"] for name in SWARM_NAMES] == ["manager", "worker", "worker", "worker"]
 
 
@@ -282,7 +300,8 @@ def lab(**overrides):
 def test_the_plan_of_a_full_lab_is_unchanged_by_the_new_facts():
     problems, plan = plan_for(lab(), overlay_networks=DEFAULT_OVERLAY_NETWORKS, clock_skew_max=10)
     assert problems == []
-    assert plan == plan_for(TUTORIAL)[1] | dict(members=plan["members"])
+    tutorial = plan_for(TUTORIAL, overlay_networks=DEFAULT_OVERLAY_NETWORKS)[1]
+    assert plan == tutorial | dict(members=plan["members"])
     assert set(plan["members"]["mhs-demo0"]) == {"hostname", "address", "interface", "mtu", "engine_version", "swarm_role", "swarm_node_id"}
 
 
@@ -492,14 +511,16 @@ def load_yaml(*parts):
         return yaml.safe_load(handle)
 
 
-def test_the_plan_knows_the_keys_the_overlay_role_accepts():
-    spec = load_yaml("roles", "overlay", "meta", "argument_specs.yml")["argument_specs"]["main"]["options"]["overlay_networks"]
+def test_the_plan_knows_the_keys_the_preflight_role_accepts():
+    spec = load_yaml("roles", "preflight", "meta", "argument_specs.yml")["argument_specs"]["main"]["options"]["overlay_networks"]
     assert sorted(OVERLAY_KEYS) == sorted(spec["options"])
     assert sorted(OVERLAY_POOL_KEYS) == sorted(spec["options"]["ipam_config"]["options"])
 
 
-def test_the_plan_checks_the_overlay_roles_default_list_when_the_inventory_sets_none():
-    assert DEFAULT_OVERLAY_NETWORKS == load_yaml("roles", "overlay", "defaults", "main.yml")["overlay_networks"]
+def test_the_preflight_role_documents_the_plans_default_list():
+    description = " ".join(load_yaml("roles", "preflight", "meta", "argument_specs.yml")["argument_specs"]["main"]["options"]["overlay_networks"]["description"])
+    assert DEFAULT_OVERLAY_NETWORKS == [dict(name="my-net", ipam_config=[dict(subnet="10.0.9.0/24")])]
+    assert "C(my-net) with subnet C(10.0.9.0/24)" in description
 
 
 def expanded(plan):

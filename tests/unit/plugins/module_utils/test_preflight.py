@@ -10,7 +10,9 @@ from ansible_collections.mhnet.cluster.plugins.module_utils._preflight import (
     ipsec_support,
     listening_ports,
     local_problems,
+    neighbour_probe_address,
     parse_ip_addr,
+    source_address_problem,
     version_tuple,
 )
 
@@ -188,3 +190,29 @@ def test_listening_ports_are_those_on_the_cluster_address_or_every_address():
     tables = dict(tcp=[PROC_TCP, PROC_TCP6], udp=[PROC_UDP])
     assert listening_ports(tables, "192.168.151.3") == ["tcp/22", "tcp/3306", "tcp/7946", "tcp/8500", "udp/4789", "udp/7946"]
     assert listening_ports(tables, "192.168.151.4") == ["tcp/22", "tcp/2345", "tcp/7946", "udp/4789"]
+
+
+@pytest.mark.parametrize("address, prefix, probe", [
+    ("192.168.151.50", 24, "192.168.151.1"),
+    ("192.168.151.1", 24, "192.168.151.2"),
+    ("10.1.2.3", 30, "10.1.2.1"),
+    ("10.1.2.3", 32, ""),
+    ("10.1.2.3", 31, ""),
+    ("", 24, ""),
+])
+def test_neighbour_probe_address_is_another_address_of_the_cluster_network(address, prefix, probe):
+    assert neighbour_probe_address(address, prefix) == probe
+
+
+@pytest.mark.parametrize("route_get, refused", [
+    ("192.168.151.1 dev eth1 src 192.168.151.50 uid 0", False),
+    ("192.168.151.1 dev eth1 src 192.168.151.3 uid 0", True),
+    ("192.168.151.1 via 192.168.150.1 dev eth0 src 192.168.150.3 uid 0", True),
+    ("", False),
+    ("192.168.151.1 dev eth1 src", False),
+])
+def test_source_address_problem(route_get, refused):
+    problem = source_address_problem("192.168.151.50", "eth1", "192.168.151.1", route_get)
+    assert (problem is not None) == refused
+    if refused:
+        assert problem.startswith("the cluster address 192.168.151.50 is not the address this host sends from")

@@ -14,6 +14,7 @@ from docker.errors import APIError
 
 from ansible_collections.mhnet.cluster.plugins.module_utils import _docker_client
 from ansible_collections.mhnet.cluster.plugins.module_utils._docker_client import NotFound
+from ansible_collections.mhnet.cluster.plugins.module_utils._plan import DEFAULT_OVERLAY_NETWORKS
 from ansible_collections.mhnet.cluster.plugins.modules import overlay_network
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))))
@@ -255,10 +256,10 @@ def test_unreadable_routes_fail_saying_how_to_go_on(capsys):
     assert "set check_overlap: false" in result["msg"]
 
 
-# The overlay role's overlay_networks entries take the module's options, checked before any task runs.
+# overlay_networks entries (the preflight role's variable) take the module's options, checked before any task runs.
 
 def overlay_role_spec():
-    with open(os.path.join(REPO, "roles", "overlay", "meta", "argument_specs.yml")) as handle:
+    with open(os.path.join(REPO, "roles", "preflight", "meta", "argument_specs.yml")) as handle:
         return yaml.safe_load(handle)["argument_specs"]["main"]["options"]
 
 
@@ -288,7 +289,7 @@ def test_the_role_takes_every_option_of_the_module_per_network():
     role_shape.pop("mtu"), module_shape.pop("mtu")
     assert role_shape == module_shape
     for name, option in role_options.items():
-        assert option.get("description"), "%s is undocumented in the overlay role" % name
+        assert option.get("description"), "%s is undocumented in the preflight role" % name
         assert "default" not in option, "%s: the role passes what the entry sets; the module's defaults apply" % name
 
 
@@ -298,7 +299,7 @@ def validate_networks(networks):
 
 
 def test_the_role_accepts_the_default_and_a_full_entry():
-    assert validate_networks(overlay_role_spec()["overlay_networks"]["default"]) == []
+    assert validate_networks(DEFAULT_OVERLAY_NETWORKS) == []
     assert validate_networks([dict(
         name="app", state="present", driver="overlay", driver_options={"com.docker.network.driver.overlay.vxlanid_list": "4097"},
         ipam_config=[dict(subnet="10.0.9.0/24", gateway="10.0.9.1", ip_range="10.0.9.128/25")], attachable=True, internal=False,

@@ -183,3 +183,36 @@ def test_the_ipsec_probe_runs_when_an_overlay_network_asks_for_encryption(capsys
                 overlay_networks=networks)["ansible_facts"]["mhnet_host"]
     assert bool([args for args in calls.calls if "xfrm" in args]) is probed
     assert facts["ipsec_supported"] is (False if probed else None)
+
+
+def secondary_address_host(source):
+    """run_command of a host whose eth1 holds 192.168.151.3 and, second, 192.168.151.50; the kernel sends from source."""
+    calls = []
+
+    def run_command(args, check_rc=False, **kwargs):
+        calls.append(list(args))
+        if args[-3:-1] == ["route", "get"]:
+            return 0, "%s dev eth1 src %s uid 0 \\    cache \n" % (args[-1], source), ""
+        if "route" in args:
+            return 0, IP_ROUTE, ""
+        return 0, IP_ADDR + "43: eth1    inet 192.168.151.50/24 scope global secondary eth1\\       valid_lft forever\n", ""
+    run_command.calls = calls
+    return run_command
+
+
+def test_a_secondary_cluster_address_the_kernel_does_not_send_from_is_refused(capsys, tmp_path):
+    calls = secondary_address_host("192.168.151.3")
+    result = run(capsys, tmp_path, answering(engine()), run_command=calls, mode="swarm", advertise_address="192.168.151.50")
+    assert ["/usr/sbin/ip", "-o", "-4", "route", "get", "192.168.151.1"] in calls.calls
+    assert result["problems"] == [
+        "the cluster address 192.168.151.50 is not the address this host sends from to the cluster network (the kernel picks "
+        "192.168.151.3 for 192.168.151.1: `ip route get 192.168.151.1`), so the other engines would drop its VXLAN packets "
+        "(Docker's forwarding entries name 192.168.151.50): make 192.168.151.50 the preferred source of that route (for "
+        "example `ip route replace <cluster network> dev eth1 src 192.168.151.50`), or set mhnet_cluster_address to 192.168.151.3"]
+
+
+def test_a_secondary_cluster_address_that_is_the_routes_source_is_accepted(capsys, tmp_path):
+    result = run(capsys, tmp_path, answering(engine()), run_command=secondary_address_host("192.168.151.50"), mode="swarm",
+                 advertise_address="192.168.151.50")
+    facts = result["ansible_facts"]["mhnet_host"]
+    assert (result["problems"], facts["cluster_interface"], facts["cluster_address"]) == ([], "eth1", "192.168.151.50")
