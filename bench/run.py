@@ -608,12 +608,23 @@ def main(argv=None):
     os.makedirs(args.results_dir, exist_ok=True)
     path = os.path.join(args.results_dir, "%s%s.json" % (bench.stamp, "-quick" if args.quick else ""))
     with open(path, "w", encoding="utf-8") as handle:
-        json.dump(result, handle, indent=2)
+        json.dump(repository_relative(result), handle, indent=2)
         handle.write("\n")
     print(table(summary, times, bench))
     print("\nresults: %s (%.0f s); logs: %s" % (os.path.relpath(path, ROOT), result["seconds"], bench.work))
     failed = bench.errors or [run for run in bench.runs if not run.get("ok")] or [item for item in bench.p4 if not item.get("ok")]
     return 1 if failed else 0
+
+
+def repository_relative(value):
+    """value with every path inside the repository made relative to it: committed results name no machine's paths."""
+    if isinstance(value, dict):
+        return dict((key, repository_relative(item)) for key, item in value.items())
+    if isinstance(value, list):
+        return [repository_relative(item) for item in value]
+    if isinstance(value, str) and value.startswith(ROOT + os.sep):
+        return os.path.relpath(value, ROOT)
+    return value
 
 
 if __name__ == "__main__":
