@@ -130,8 +130,8 @@ def source_address_problem(address, interface, probe, route_get):
     return ("the cluster address %s is not the address this host sends from to the cluster network (the kernel picks %s "
             "for %s: `ip route get %s`), so the other engines would drop its VXLAN packets (Docker's forwarding entries "
             "name %s): make %s the preferred source of that route (for example `ip route replace <cluster network> dev "
-            "%s src %s`), or set mhnet_cluster_address to %s" % (address, source, probe, probe, address, address,
-                                                                  interface or "<interface>", address, source))
+            "%s src %s`), or set mhnet_cluster_address to %s"
+            % (address, source, probe, probe, address, address, interface or "<interface>", address, source))
 
 
 # What Docker's encrypted overlay adds for each peer (libnetwork drivers/overlay/encryption.go): an ESP security

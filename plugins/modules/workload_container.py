@@ -12,8 +12,8 @@ short_description: Run a container of the workload on an overlay network and pro
 version_added: 0.3.0
 description:
   - Keeps one container running on a network with the image, command and restart policy given, and optionally checks
-    that it is attached to C(docker_gwbridge) and fetches a URL from inside it: what the workload and probe phases
-    need of a host, in one module call.
+    that it is attached to C(docker_gwbridge) and fetches a URL from inside it. This is what the workload and probe
+    phases need of a host, in one module call.
   - The container is in sync when it carries the label C(io.mhnet.cluster.spec) with the digest of the options, runs
     the image ID the tag names on this engine now, and is attached to the network that has the name now. Anything
     else (a changed option or image, a container made by hand, a network removed and made again) recreates it, and

@@ -518,7 +518,8 @@ def test_the_plan_knows_the_keys_the_preflight_role_accepts():
 
 
 def test_the_preflight_role_documents_the_plans_default_list():
-    description = " ".join(load_yaml("roles", "preflight", "meta", "argument_specs.yml")["argument_specs"]["main"]["options"]["overlay_networks"]["description"])
+    options = load_yaml("roles", "preflight", "meta", "argument_specs.yml")["argument_specs"]["main"]["options"]
+    description = " ".join(options["overlay_networks"]["description"])
     assert DEFAULT_OVERLAY_NETWORKS == [dict(name="my-net", ipam_config=[dict(subnet="10.0.9.0/24")])]
     assert "C(my-net) with subnet C(10.0.9.0/24)" in description
 
