@@ -121,6 +121,7 @@ fetched:
 import copy
 import hashlib
 import json
+import time
 import traceback
 
 from ansible.module_utils.basic import AnsibleModule
@@ -128,6 +129,7 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.mhnet.cluster.plugins.module_utils._docker_client import (
     DOCKER_COMMON_ARGS,
     DOCKER_REQUIRED_TOGETHER,
+    EngineError,
     EngineNotFound,
     connect,
 )
@@ -139,6 +141,9 @@ FETCH_SCRIPT = 'for attempt in $(seq "$2"); do wget -q -O- "$1" && exit 0; sleep
 # An exec the runtime itself failed (rc 126, "OCI runtime exec failed", seen on 12 busy hosts) is tried again.
 EXEC_RUNTIME_FAILED = 126
 EXEC_TRIES = 3
+# Starts tried, START_DELAY seconds apart, before the module fails.
+START_TRIES = 3
+START_DELAY = 2
 
 
 class WorkloadError(MhnetError):
@@ -195,12 +200,37 @@ class WorkloadContainer:
         return network["Id"] if network else ""
 
     def create(self, digest):
+        """Create and start the container; a start that fails is tried again on a clean slate.
+
+        A key-value engine (Docker 20.10) can fail the first start on a network made again ('failed to update store
+        for object type *libnetwork.endpointCnt ... network is unreachable', seen on the lab) and leave the name's
+        endpoint in the store, which then refuses every start ('endpoint with name ... already exists'): the endpoint
+        is forced off the network before the next try.
+        """
         p = self.params
         host_config = self.client.create_host_config(network_mode=p["network"], restart_policy={"Name": p["restart_policy"]})
-        created = self.client.create_container(p["image"], command=p["command"], name=p["name"], labels={SPEC_LABEL: digest},
-                                               host_config=host_config)
-        self.client.start(created["Id"])
-        return self.client.inspect_container(created["Id"])
+        for attempt in range(1, START_TRIES + 1):
+            created = self.client.create_container(p["image"], command=p["command"], name=p["name"],
+                                                   labels={SPEC_LABEL: digest}, host_config=host_config)
+            try:
+                self.client.start(created["Id"])
+                return self.client.inspect_container(created["Id"])
+            except EngineError as exc:
+                self.client.remove_container(created["Id"], force=True)
+                self.forget_endpoint()
+                if attempt == START_TRIES:
+                    raise WorkloadError("%s could not start on %s (%d tries): %s; the engine's log: journalctl -u docker"
+                                        % (p["name"], self.client.docker_host, START_TRIES, exc)) from exc
+                self.actions.append("start failed, tried again: %s" % exc)
+                time.sleep(START_DELAY)
+        return None
+
+    def forget_endpoint(self):
+        """Force the name's endpoint off the network (a failed start may leave it in the store)."""
+        try:
+            self.client.disconnect_container_from_network(self.params["name"], self.params["network"], force=True)
+        except EngineError:
+            pass  # no such endpoint: nothing to forget
 
     def converge(self):
         p, check_mode = self.params, self.module.check_mode

@@ -6,6 +6,7 @@ from unittest import mock
 
 import pytest
 from ansible.module_utils.testing import patch_module_args
+from docker.errors import APIError
 
 from ansible_collections.mhnet.cluster.plugins.module_utils import _docker_client
 from ansible_collections.mhnet.cluster.plugins.module_utils._docker_client import NotFound
@@ -27,6 +28,7 @@ class Engine:
         self.gwbridge = gwbridge
         self.fetch_answers = list(fetch) if isinstance(fetch, list) else [fetch]
         self.changes = []
+        self.start_failures = 0
         client = mock.Mock()
         client.inspect_image.side_effect = lambda name: self.lookup(self.images, name, lambda value: {"Id": value})
         client.inspect_network.side_effect = self.inspect_network
@@ -68,6 +70,10 @@ class Engine:
         return {"Id": container_id}
 
     def start(self, container_id):
+        if self.start_failures:
+            self.start_failures -= 1
+            self.changes.append(("failed start", container_id))
+            raise APIError("500 Server Error: failed to update store for object type *libnetwork.endpointCnt: network is unreachable")
         for container in self.containers.values():
             if container["Id"] == container_id:
                 container["State"] = dict(Running=True, Status="running")
@@ -169,3 +175,25 @@ def test_a_failed_fetch_says_what_was_fetched_and_what_to_check(capsys):
     assert result["failed"] is True
     assert result["msg"] == ("web could not fetch http://web (exit 1 after 2 tries, 2 s apart): wget: bad address 'web'; check "
                              "that the page's container runs and that the hosts pass VXLAN (4789/udp) to each other")
+
+
+@pytest.mark.parametrize("failures", [1, 2])
+def test_a_start_the_engine_fails_is_tried_again_with_the_endpoint_forced_off(capsys, monkeypatch, failures):
+    monkeypatch.setattr(workload_container, "START_DELAY", 0)
+    engine = Engine()
+    engine.start_failures = failures
+    result = run(capsys, engine)
+    assert result["changed"] is True and not result.get("failed")
+    assert [kind for kind, dummy in engine.changes] == ["create", "failed start", "remove"] * failures + ["create", "start"]
+    assert engine.client.disconnect_container_from_network.call_args_list == [mock.call("web", "my-net", force=True)] * failures
+    assert result["actions"][1].startswith("start failed, tried again: start on the Docker engine")
+    assert run(capsys, engine)["changed"] is False
+
+
+def test_a_start_that_keeps_failing_fails_with_the_engines_error(capsys, monkeypatch):
+    monkeypatch.setattr(workload_container, "START_DELAY", 0)
+    engine = Engine()
+    engine.start_failures = 3
+    result = run(capsys, engine)
+    assert result["failed"] is True and result["msg"].startswith("web could not start on unix:///var/run/docker.sock (3 tries): ")
+    assert "network is unreachable" in result["msg"] and engine.containers == {}
