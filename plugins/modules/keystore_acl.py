@@ -158,7 +158,8 @@ def main():
         policy_description=dict(type="str", default=""),
         policy_rules=dict(type="str", required=True),
         engine_token=dict(type="str", required=True, no_log=True),
-        engine_token_description=dict(type="str", default="mhnet.cluster engines (Docker's cluster store)"),
+        engine_token_description=dict(type="str", default="mhnet.cluster engines (Docker's cluster store)",
+                                      no_log=False),
     ))
     try:
         result = ensure(module.params, module.check_mode)

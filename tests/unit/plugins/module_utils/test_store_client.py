@@ -1,4 +1,4 @@
-"""The store client against a real HTTP(S) server on 127.0.0.1 (the fake Consul of conftest.py), and its pure helpers."""
+"""The store client against a real HTTP(S) server on 127.0.0.1 (conftest.py's fake Consul), and its pure helpers."""
 
 import socket
 
