@@ -129,9 +129,14 @@ class StoreClient:
             return Answer(exc.code, exc.read(), exc.headers or {})
         except (URLError, OSError, HTTPException, UrlsConnectionError) as exc:
             why = reason(exc)
-            raise Unreachable("%s does not answer %s %s (%s): check that it runs and listens on that address and "
-                              "that nothing blocks port %s" % (self.where, method, path, why,
-                                                               urlparse(self.url).port), why) from exc
+            if "certificate" in why or "ssl" in why:
+                hint = ("check tls_ca (the CA that signed the store's certificate, which must name the address "
+                        "used), and tls_cert and tls_key when the store requires a client certificate")
+            else:
+                hint = "check that it runs and listens on that address and that nothing blocks port %s" % (
+                    urlparse(self.url).port)
+            raise Unreachable("%s does not answer %s %s (%s): %s" % (self.where, method, path, why, hint),
+                              why) from exc
 
     def answer_error(self, method, path, answer, hint=None):
         text = answer.body.decode("utf-8", "replace").strip()[:200] if answer.body else ""

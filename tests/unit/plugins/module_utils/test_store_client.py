@@ -35,6 +35,13 @@ def test_consul_over_https_with_a_client_certificate(consul_tls, tls_files):
     assert client.save_snapshot() == (b"SNAPSHOT-BYTES", "42")
 
 
+def test_https_with_another_ca_says_to_check_the_tls_options(consul_tls, tls_files):
+    client = store_client(params(consul_tls.port, tls_ca=tls_files["client.pem"], tls_cert=tls_files["client.pem"],
+                                 tls_key=tls_files["client-key.pem"], timeout=5))
+    with pytest.raises(Unreachable, match=r"certificate verify failed.*\): check tls_ca"):
+        client.leader()
+
+
 def test_https_without_the_client_certificate_is_no_answer(consul_tls, tls_files):
     client = store_client(params(consul_tls.port, tls_ca=tls_files["ca.pem"], timeout=5))
     with pytest.raises(Unreachable, match=r"the consul keystore at https://127.0.0.1:%d does not answer GET "
