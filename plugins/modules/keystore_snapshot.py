@@ -14,13 +14,13 @@ description:
   - "O(state=saved): C(GET /v1/snapshot) of Consul's HTTP API, written to O(path) with mode 0600 (the snapshot holds
     every key, and with ACLs the tokens). O(state=restored): C(PUT /v1/snapshot) with the file's bytes; Consul
     replaces its whole state with the snapshot's (Docker's networks keep their IDs)."
-  - Speaks HTTP, or HTTPS with O(tls_ca) (and a client certificate with O(tls_cert) and O(tls_key)), with Python's
-    standard library; with O(token), Consul's ACL token (snapshots need a management token) is sent with each
-    request. Meant to run on a keystore host (delegate it), which reaches the store's cluster address.
+  - With ACLs, O(token) must be Consul's management token (snapshots need it). O(timeout) bounds the whole save or
+    restore. Meant to run on a keystore host (delegate it), which reaches the store's cluster address.
   - etcd is refused with a message saying what to do instead (Docker's keys are in etcd's v2 store, which
     C(etcdctl snapshot) does not hold).
 extends_documentation_fragment:
   - mhnet.cluster.attributes
+  - mhnet.cluster.keystore
 attributes:
   check_mode:
     support: full
@@ -42,35 +42,6 @@ options:
     description: The snapshot file on the host the module runs on.
     type: path
     required: true
-  backend:
-    description: Kind of key-value store; only C(consul) is supported.
-    type: str
-    choices: [consul, etcd]
-    default: consul
-  host:
-    description: Address of the store's client API, as the host the module runs on reaches it.
-    type: str
-    required: true
-  port:
-    description: Port of the store's client API.
-    type: int
-    required: true
-  tls_ca:
-    description: CA certificate of the store's certificate; set, the module speaks HTTPS.
-    type: path
-  tls_cert:
-    description: Client certificate presented to the store. Needs O(tls_ca) and O(tls_key).
-    type: path
-  tls_key:
-    description: Private key of O(tls_cert).
-    type: path
-  token:
-    description: Consul's ACL token (a management token), sent with each request. Not logged.
-    type: str
-  timeout:
-    description: Seconds one request may take.
-    type: int
-    default: 120
 author:
   - mhnet.cluster maintainers (@mhnet-cluster)
 """
@@ -108,43 +79,18 @@ index:
 
 import os
 import traceback
-from http.client import HTTPException
-from urllib.error import HTTPError, URLError
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.urls import ConnectionError as UrlsConnectionError
-from ansible.module_utils.urls import open_url
 
 from ansible_collections.mhnet.cluster.plugins.module_utils._errors import MhnetError
-from ansible_collections.mhnet.cluster.plugins.module_utils._keystore_http import store_endpoint
+from ansible_collections.mhnet.cluster.plugins.module_utils._store_client import keystore_module_args, store_client
 
 
 class SnapshotError(MhnetError):
-    """The store could not be reached or refused the snapshot request."""
+    """The snapshot cannot be taken or restored here; the message says what to do."""
 
 
-def request(params, method, data=None, opener=open_url):
-    base, tls = store_endpoint(params)
-    url = base + "/v1/snapshot"
-    headers = {"X-Consul-Token": params["token"]} if params.get("token") else {}
-    if data is not None:
-        headers["Content-Type"] = "application/octet-stream"
-    try:
-        response = opener(url, data=data, method=method, headers=headers or None, timeout=params["timeout"],
-                          use_proxy=False, **tls)
-        return response.read(), response.headers.get("X-Consul-Index", "")
-    except HTTPError as exc:
-        body = exc.read().decode("utf-8", "replace").strip()[:200]
-        hint = ("the store refused the ACL token (or its absence): snapshots need Consul's management token"
-                if exc.code in (401, 403) else "check the keystore container's logs")
-        raise SnapshotError("Consul at %s answered %s /v1/snapshot with HTTP %d (%s): %s"
-                            % (url, method, exc.code, body or "empty body", hint)) from exc
-    except (URLError, OSError, HTTPException, UrlsConnectionError) as exc:
-        raise SnapshotError("Consul at %s does not answer: %s: check that the keystore runs (site.yml's keystore "
-                            "phase) and the address and port" % (url, getattr(exc, "reason", exc))) from exc
-
-
-def run(params, check_mode, opener=open_url):
+def run(params, check_mode, opener=None):
     if params["backend"] != "consul":
         raise SnapshotError(
             "keystore snapshots support Consul only; the store is %s. Docker keeps its keys in etcd's v2 store, which "
@@ -158,13 +104,11 @@ def run(params, check_mode, opener=open_url):
             raise SnapshotError("no snapshot at %s on this host: copy it there first" % path)
         with open(path, "rb") as handle:
             data = handle.read()
-        request(params, "PUT", data, opener)
+        store_client(params, opener).restore_snapshot(data)
         return dict(changed=True, size=len(data))
     if check_mode:
         return dict(changed=True)
-    data, index = request(params, "GET", None, opener)
-    if not data:
-        raise SnapshotError("Consul sent an empty snapshot: check the keystore container's logs")
+    data, index = store_client(params, opener).save_snapshot()
     os.makedirs(os.path.dirname(path) or ".", mode=0o700, exist_ok=True)
     partial = path + ".partial"
     descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -176,23 +120,10 @@ def run(params, check_mode, opener=open_url):
 
 
 def main():
-    module = AnsibleModule(
-        argument_spec=dict(
-            state=dict(type="str", choices=["saved", "restored"], required=True),
-            path=dict(type="path", required=True),
-            backend=dict(type="str", choices=["consul", "etcd"], default="consul"),
-            host=dict(type="str", required=True),
-            port=dict(type="int", required=True),
-            tls_ca=dict(type="path"),
-            tls_cert=dict(type="path"),
-            tls_key=dict(type="path", no_log=False),
-            token=dict(type="str", no_log=True),
-            timeout=dict(type="int", default=120),
-        ),
-        required_together=[["tls_cert", "tls_key"]],
-        required_by=dict(tls_cert="tls_ca"),
-        supports_check_mode=True,
-    )
+    module = AnsibleModule(**keystore_module_args(
+        state=dict(type="str", choices=["saved", "restored"], required=True),
+        path=dict(type="path", required=True),
+    ))
     try:
         module.exit_json(**run(module.params, module.check_mode))
     except MhnetError as exc:

@@ -4,6 +4,7 @@ import os
 import re
 
 import pytest
+import yaml
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 ROLES = sorted(os.listdir(os.path.join(REPO, "roles")))
@@ -41,3 +42,17 @@ def test_site_chooses_the_mode_specific_phases():
         site = handle.read()
     for role in ("keystore", "engine", "swarm", "stack"):
         assert re.search(r"name: mhnet\.cluster\.%s\n(?:.*\n){0,3}?\s+when: mhnet_cluster\.mode == '(kv|swarm)'" % role, site), role
+
+
+@pytest.mark.parametrize("group", ["docker", "keystore"])
+def test_an_action_group_holds_exactly_the_modules_of_its_connection_fragment(group):
+    with open(os.path.join(REPO, "meta", "runtime.yml")) as handle:
+        members = yaml.safe_load(handle)["action_groups"][group]
+    modules = os.path.join(REPO, "plugins", "modules")
+    extending = []
+    for name in sorted(os.listdir(modules)):
+        with open(os.path.join(modules, name)) as handle:
+            text = handle.read()
+        if re.search(r"^  - mhnet\.cluster\.%s$" % group, text, re.MULTILINE):
+            extending.append(name[:-len(".py")])
+    assert sorted(members) == extending

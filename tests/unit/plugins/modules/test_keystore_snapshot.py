@@ -3,10 +3,11 @@
 import io
 import os
 import stat
-from urllib.error import HTTPError
+from urllib.error import HTTPError, URLError
 
 import pytest
 
+from ansible_collections.mhnet.cluster.plugins.module_utils._store_client import StoreError
 from ansible_collections.mhnet.cluster.plugins.modules.keystore_snapshot import SnapshotError, run
 
 
@@ -17,6 +18,9 @@ class Answer:
 
     def read(self):
         return self.body
+
+    def getcode(self):
+        return 200
 
 
 def params(tmp_path, **changes):
@@ -67,5 +71,37 @@ def test_a_refused_token_says_a_management_token_is_needed(tmp_path):
     def opener(url, **kwargs):
         raise HTTPError(url, 403, "Forbidden", {}, io.BytesIO(b"Permission denied"))
 
-    with pytest.raises(SnapshotError, match="management token"):
+    with pytest.raises(StoreError, match="consul keystore at http://192.0.2.2:8500 answered GET /v1/snapshot with "
+                       "HTTP 403 .*management token"):
         run(params(tmp_path), False, opener)
+
+
+def test_an_empty_snapshot_is_refused_and_nothing_written(tmp_path):
+    with pytest.raises(StoreError, match="empty snapshot"):
+        run(params(tmp_path), False, lambda url, **kwargs: Answer(b""))
+    assert not (tmp_path / "snap").exists()
+
+
+def test_no_answer_names_the_store_and_the_request(tmp_path):
+    def opener(url, **kwargs):
+        raise URLError(ConnectionRefusedError(111, "Connection refused"))
+
+    with pytest.raises(StoreError, match=r"at http://192.0.2.2:8500 does not answer GET /v1/snapshot "
+                                         r"\(connection refused\)"):
+        run(params(tmp_path), False, opener)
+
+
+def test_timeout_bounds_the_request(tmp_path):
+    timeouts = []
+
+    def opener(url, **kwargs):
+        timeouts.append(kwargs["timeout"])
+        return Answer(b"SNAP")
+
+    run(params(tmp_path, timeout=30), False, opener)
+    assert len(timeouts) == 1 and 29 < timeouts[0] <= 30
+
+
+def test_restoring_a_missing_file_sends_nothing(tmp_path):
+    with pytest.raises(SnapshotError, match="no snapshot at"):
+        run(params(tmp_path, state="restored", path=str(tmp_path / "absent.snap")), False, opener=None)

@@ -8,6 +8,7 @@ from urllib.error import HTTPError, URLError
 import pytest
 from ansible.module_utils.testing import patch_module_args
 
+from ansible_collections.mhnet.cluster.plugins.module_utils import _store_client
 from ansible_collections.mhnet.cluster.plugins.modules import keystore_wait
 
 ENGINES = ["192.168.151.3:2376", "192.168.151.4:2376"]
@@ -136,8 +137,8 @@ class FakeClock:
 
 def run(capsys, server, **args):
     """The module's main() with `args` (one look: timeout 0 unless given) against `server`."""
-    args = dict(ETCD if args.get("backend") == "etcd" else CONSUL, timeout=0, **args)
-    with patch_module_args(args), mock.patch.object(keystore_wait, "open_url", server), \
+    args = dict(dict(ETCD if args.get("backend") == "etcd" else CONSUL, timeout=0), **args)
+    with patch_module_args(args), mock.patch.object(_store_client, "open_url", server), \
             mock.patch.object(keystore_wait.socket, "gethostname", return_value="mh-keystore"):
         with pytest.raises(SystemExit):
             keystore_wait.main()
@@ -165,7 +166,7 @@ def test_consul_serves_stores_and_lists_the_engines(capsys):
 
 def test_consul_requests_go_direct_with_a_short_timeout(capsys):
     server = ConsulServer()
-    run(capsys, server)
+    run(capsys, server, timeout=60)
     assert all(options == dict(timeout=keystore_wait.REQUEST_TIMEOUT, use_proxy=False) for options in server.options)
 
 
@@ -186,7 +187,7 @@ def test_consul_probe_is_written_once_and_read_back_raw():
         clock.sleep(seconds)
         server.kv["docker/nodes/" + ENGINES[1]] = b""
 
-    store = keystore_wait.ConsulStore(params, server)
+    store = _store_client.ConsulClient(params, server)
     waiter = keystore_wait.Waiter(store, params, False, clock=clock, sleep=register, stamp=lambda: 1.5)
     assert waiter.run()["listed"] == ENGINES
     assert server.calls[1:3] == [("PUT", "/v1/kv/mhnet/probe"), ("GET", "/v1/kv/mhnet/probe?raw")]
@@ -210,7 +211,7 @@ def test_consul_keys_are_relative_to_a_prefix_given_without_its_slash(capsys):
 
 def test_consul_expected_keys_missing_after_the_timeout_are_named_with_what_is_present():
     server, clock = ConsulServer(keys=ENGINES[:1]), FakeClock()
-    with pytest.raises(keystore_wait.KeystoreError) as caught:
+    with pytest.raises(_store_client.StoreError) as caught:
         wait(server, clock, expect=ENGINES, timeout=3)
     assert str(caught.value) == (
         "the consul keystore at http://192.168.151.2:8500 lists 1 of 2 expected keys under docker/nodes/ after 3 s: "
@@ -242,7 +243,7 @@ def test_an_unreachable_store_is_named_with_its_address_port_and_the_host_that_t
     (ConnectionResetError(104, "Connection reset by peer"), "(connection reset by peer)"),
 ])
 def test_no_answer_of_any_kind_is_unreachable(capsys, error, words):
-    with patch_module_args(dict(CONSUL, timeout=0)), mock.patch.object(keystore_wait, "open_url", side_effect=error):
+    with patch_module_args(dict(CONSUL, timeout=0)), mock.patch.object(_store_client, "open_url", side_effect=error):
         with pytest.raises(SystemExit):
             keystore_wait.main()
     msg = json.loads(capsys.readouterr().out)["msg"]
@@ -264,7 +265,7 @@ def test_unreachable_until_it_starts_then_waits_no_longer():
 
 def test_consul_without_a_leader_after_the_timeout():
     server, clock = ConsulServer(leaders=[""]), FakeClock()
-    with pytest.raises(keystore_wait.KeystoreError) as caught:
+    with pytest.raises(_store_client.StoreError) as caught:
         wait(server, clock, timeout=60)
     assert str(caught.value).startswith("the consul keystore at http://192.168.151.2:8500 has no leader after 60 s: ")
     assert len(clock.sleeps) == 120 and server.methods() == ["GET"] * 121  # every half second, nothing written
@@ -277,9 +278,9 @@ def test_consul_without_a_leader_after_the_timeout():
 def test_consul_probe_not_stored(server, outcome):
     params = dict(DEFAULTS, **CONSUL, timeout=0)
     clock = FakeClock()
-    waiter = keystore_wait.Waiter(keystore_wait.ConsulStore(params, server), params, False, clock=clock,
+    waiter = keystore_wait.Waiter(_store_client.ConsulClient(params, server), params, False, clock=clock,
                                   sleep=clock.sleep, stamp=lambda: 1.0)
-    with pytest.raises(keystore_wait.KeystoreError) as caught:
+    with pytest.raises(_store_client.StoreError) as caught:
         waiter.run()
     assert str(caught.value) == (
         "the consul keystore at http://192.168.151.2:8500 has a leader but did not store the probe key mhnet/probe "
@@ -374,7 +375,7 @@ def test_a_port_out_of_range_is_refused_before_any_request(capsys):
 
 
 def test_an_ipv6_host_is_bracketed_in_the_url():
-    store = keystore_wait.ConsulStore(dict(DEFAULTS, host="fd00::2", port=8500), ConsulServer())
+    store = _store_client.ConsulClient(dict(DEFAULTS, host="fd00::2", port=8500), ConsulServer())
     assert store.url == "http://[fd00::2]:8500"
 
 
@@ -382,7 +383,7 @@ def test_an_ipv6_host_is_bracketed_in_the_url():
     ("docker/nodes/", "docker/nodes/"), ("/docker/nodes", "docker/nodes/"), ("", ""), ("/", ""),
 ])
 def test_normalize_prefix(prefix, normal):
-    assert keystore_wait.normalize_prefix(prefix) == normal
+    assert _store_client.normalize_prefix(prefix) == normal
 
 
 # TLS and the ACL token --------------------------------------------------------------------------------------------
