@@ -5,15 +5,14 @@
 """The engine's daemon.json, read and judged one way: by preflight (a problem to report) and daemon_json (a refusal).
 
 Also what daemon_json needs to change it safely, free of Ansible plumbing: the merge, the flags the engine's unit
-already passes (a key given both ways stops dockerd), what `dockerd --validate` answered, backup rotation, and what
-the engine's journal said when it did not come back.
+already passes (a key given both ways stops dockerd), what `dockerd --validate` answered, and backup rotation. The
+engine's service (its unit, restarts, its journal) is _engine_service's.
 """
 
 from __future__ import annotations
 
 import json
 import re
-import shlex
 import time
 
 from ansible_collections.mhnet.cluster.plugins.module_utils._errors import MhnetError
@@ -78,61 +77,6 @@ def merged(config, settings, remove):
 def render(config):
     """The text daemon_json writes: sorted keys, two-space indent, a final newline."""
     return json.dumps(config, indent=2, sort_keys=True) + "\n"
-
-
-# --- The engine's unit, as `systemctl show` prints it ---------------------------------------------------------------
-
-def parse_systemctl_show(text):
-    """{property: value} from `systemctl show -p A -p B UNIT` output (values may hold '=')."""
-    properties = {}
-    for line in text.splitlines():
-        name, sep, value = line.partition("=")
-        if sep:
-            properties[name] = value
-    return properties
-
-
-def exec_start_argv(value):
-    """The first command line of a unit's ExecStart property: '{ path=/usr/sbin/dockerd ; argv[]=/usr/sbin/dockerd -H fd://
-    $DOCKER_OPTS ; ignore_errors=no ; ... }' -> ['/usr/sbin/dockerd', '-H', 'fd://', '$DOCKER_OPTS']; [] when there is none."""
-    match = re.search(r"\bargv\[\]=(.*?)(?: ;|$)", value or "")
-    return match.group(1).split() if match else []
-
-
-def environment_files(value):
-    """Paths of the EnvironmentFiles property: '/etc/default/docker (ignore_errors=yes)' -> ['/etc/default/docker']."""
-    return re.findall(r"(/\S+) \(ignore_errors=(?:yes|no)\)", value or "")
-
-
-def parse_environment(text):
-    """{name: value} of an environment file (KEY=value lines, optional quotes, # comments) or of the Environment
-    property (space-separated KEY=value words)."""
-    found = {}
-    for line in text.splitlines():
-        line = line.strip()
-        if not line or line.startswith(("#", ";")):
-            continue
-        try:
-            words = shlex.split(line, comments=True)
-        except ValueError:
-            continue
-        for word in words:
-            name, sep, value = word.partition("=")
-            if sep and re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", name):
-                found[name] = value
-    return found
-
-
-def expand_argv(argv, environment):
-    """systemd's expansion of ExecStart: '$VAR' splits into words, '${VAR}' is one word; unset variables are empty."""
-    expanded = []
-    for word in argv:
-        whole = re.match(r"^\$([A-Za-z_][A-Za-z0-9_]*)$", word)
-        if whole:
-            expanded.extend(environment.get(whole.group(1), "").split())
-            continue
-        expanded.append(re.sub(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}", lambda match: environment.get(match.group(1), ""), word))
-    return expanded
 
 
 # daemon.json keys whose name differs from their dockerd flag's: each key is an option's NamedOption name (moby
@@ -232,36 +176,3 @@ def stale_backups(basename, entries, keep):
             backups.append((match.group(1), mtime, name))
     backups.sort(reverse=True)
     return sorted(name for dummy, dummy2, name in backups[max(keep, 0):])
-
-
-# --- The engine's journal -------------------------------------------------------------------------------------------
-
-def journal_entries(text):
-    """[(identifier, message)] from `journalctl -o json` output (one JSON object a line); unreadable lines are skipped."""
-    entries = []
-    for line in text.splitlines():
-        try:
-            entry = json.loads(line)
-        except ValueError:
-            continue
-        if not isinstance(entry, dict):
-            continue
-        message = entry.get("MESSAGE", "")
-        if isinstance(message, list):  # journald gives non-UTF-8 messages as byte arrays
-            message = bytes(value for value in message if isinstance(value, int) and 0 <= value < 256).decode("utf-8", "replace")
-        identifier = entry.get("SYSLOG_IDENTIFIER") or entry.get("_COMM") or ""
-        entries.append((str(identifier), str(message).strip()))
-    return entries
-
-
-def engine_complaints(entries, limit=3):
-    """What dockerd itself said about why it stopped: its error lines (logrus level error/fatal/panic, or plain lines
-    such as 'unable to configure the Docker daemon ...'), each once, the last `limit` of them; [] when it said none
-    (systemd refused to start it, or it was still starting)."""
-    unique = []
-    for identifier, message in entries:
-        if identifier == "systemd" or not message or message in unique:
-            continue
-        if re.search(r"\blevel=(error|fatal|panic)\b", message) or "level=" not in message:
-            unique.append(message)
-    return unique[-limit:]

@@ -146,11 +146,9 @@ engine_log:
 
 import os
 import shutil
-import socket
 import tempfile
 import time
 import traceback
-from http.client import HTTPConnection, HTTPException
 
 from ansible.module_utils.basic import AnsibleModule
 
@@ -158,29 +156,21 @@ from ansible_collections.mhnet.cluster.plugins.module_utils._daemon_json import 
     DaemonJsonError,
     DaemonJsonRefused,
     backup_name,
-    engine_complaints,
-    environment_files,
-    exec_start_argv,
-    expand_argv,
     flag_conflicts,
     flag_value,
-    journal_entries,
     merged,
-    parse_environment,
-    parse_systemctl_show,
     read_daemon_json,
     render,
     stale_backups,
     validate_answer,
     without_flag,
 )
+from ansible_collections.mhnet.cluster.plugins.module_utils._engine_service import (
+    EngineDown,
+    EngineService,
+    engine_complaints,
+)
 from ansible_collections.mhnet.cluster.plugins.module_utils._errors import MhnetError
-
-POLL_INTERVAL = 0.5
-PING_TIMEOUT = 5  # seconds one "does the engine answer?" may take; the wait as a whole is restart_timeout
-START_LIMIT_REFUSAL = "attempted too often"  # systemctl: "... failed because start of the service was attempted too often."
-UNIT_PROPERTIES = ("LoadState", "ActiveState", "SubState", "Result", "ExecStart", "Environment", "EnvironmentFiles",
-                   "TriggeredBy", "ExecMainStartTimestampMonotonic")
 
 
 class RestartError(MhnetError):
@@ -191,139 +181,6 @@ class RestartError(MhnetError):
         self.result = result
 
 
-class EngineDown(Exception):  # noqa: N818 -- an outcome inside the module, turned into RestartError
-    """One restart did not end with the engine answering; the argument says why, in words."""
-
-
-def systemd_booted():
-    """True when systemd is the init system here (sd_booted(3))."""
-    return os.path.isdir("/run/systemd/system")
-
-
-class UnixHTTPConnection(HTTPConnection):
-    """HTTP over a Unix socket, as the engine serves its API on this host."""
-
-    def __init__(self, path, timeout):
-        super().__init__("localhost", timeout=timeout)
-        self.socket_path = path
-
-    def connect(self):
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.sock.settimeout(self.timeout)
-        self.sock.connect(self.socket_path)
-
-
-def socket_path(docker_host):
-    """'unix:///var/run/docker.sock' or '/var/run/docker.sock' -> '/var/run/docker.sock'; DaemonJsonError otherwise."""
-    path = docker_host[len("unix://"):] if docker_host.startswith("unix://") else docker_host
-    if not path.startswith("/"):
-        raise DaemonJsonError("docker_host is %s: give the engine's Unix socket on this host (a path or a unix:// URL); "
-                              "daemon_json checks the engine it restarts there" % docker_host)
-    return path
-
-
-def engine_answers(path):
-    """(True, '') when the engine answers GET /_ping on its socket at path, else (False, why)."""
-    connection = UnixHTTPConnection(path, PING_TIMEOUT)
-    try:
-        connection.request("GET", "/_ping")
-        response = connection.getresponse()
-        body = response.read()
-    except (OSError, HTTPException) as exc:
-        return False, "%s: %s" % (path, getattr(exc, "strerror", None) or exc or exc.__class__.__name__)
-    finally:
-        connection.close()
-    if response.status != 200:
-        return False, "%s answered GET /_ping with HTTP %d (%s)" % (path, response.status, body[:100].decode("utf-8", "replace"))
-    return True, ""
-
-
-def refused_by_start_limit(before, after, why):
-    """Whether systemd refused a start because the unit had hit its start limit, so that dockerd never ran: the unit
-    failed with start-limit-hit and its main process did not start again (when dockerd itself failed, systemd's own
-    retries can reach the limit too, but dockerd had started). Newer systemctl also says so in words."""
-    if START_LIMIT_REFUSAL in why:
-        return True
-    return (after.get("Result") == "start-limit-hit"
-            and after.get("ExecMainStartTimestampMonotonic") == before.get("ExecMainStartTimestampMonotonic"))
-
-
-class Service:
-    """The engine's service on this host: its systemd unit when systemd runs, else its init script."""
-
-    def __init__(self, module, name):
-        self.module = module
-        self.name = name
-        self.systemctl = module.get_bin_path("systemctl") if systemd_booted() else None
-        self.unit_name = name if not self.systemctl or "." in name else name + ".service"
-
-    def run(self, argv, check=False):
-        rc, out, err = self.module.run_command(argv)
-        if check and rc != 0:
-            raise DaemonJsonError("%s failed (exit %d): %s" % (" ".join(argv), rc, (err or out).strip()))
-        return rc, out, err
-
-    def show(self):
-        """The unit's properties ({} without systemd)."""
-        if not self.systemctl:
-            return {}
-        argv = [self.systemctl, "show"] + ["--property=%s" % name for name in UNIT_PROPERTIES] + [self.unit_name]
-        return parse_systemctl_show(self.run(argv, check=True)[1])
-
-    def dockerd_argv(self, unit):
-        """The unit's dockerd command line with its environment expanded; [] when it does not start dockerd itself."""
-        argv = exec_start_argv(unit.get("ExecStart"))
-        if not argv or os.path.basename(argv[0]) != "dockerd":
-            return []
-        environment = {}
-        for path in environment_files(unit.get("EnvironmentFiles")):
-            try:
-                with open(path) as handle:
-                    environment.update(parse_environment(handle.read()))
-            except OSError:
-                continue  # systemd ignores a missing "-" file too
-        environment.update(parse_environment(unit.get("Environment", "")))
-        return expand_argv(argv, environment)
-
-    def reset_failed(self, unit):
-        """Clear the failed state and start limit of the unit and of the units that trigger it (its socket); the
-        names cleared."""
-        units = [self.unit_name] + (unit.get("TriggeredBy") or "").split()
-        self.run([self.systemctl, "reset-failed"] + units, check=True)
-        return units
-
-    def triggers(self, unit):
-        """[(name, {ActiveState, Result})] of the units that trigger this one (docker.socket)."""
-        names = (unit.get("TriggeredBy") or "").split()
-        if not names:
-            return []
-        rc, out, dummy = self.run([self.systemctl, "show", "--property=Id", "--property=ActiveState", "--property=Result"] + names)
-        states = [parse_systemctl_show(block) for block in out.split("\n\n")] if rc == 0 else []
-        return [(state.get("Id"), state) for state in states if state.get("Id")]
-
-    def restart_once(self, timeout):
-        """(rc, why) of one restart request; systemd's restart waits until the unit is started (or failed)."""
-        if self.systemctl:
-            argv = [self.systemctl, "restart", self.unit_name]
-        else:
-            argv = [self.module.get_bin_path("service", required=True), self.name, "restart"]
-        wrapper = self.module.get_bin_path("timeout")
-        rc, out, err = self.run(([wrapper, str(timeout)] if wrapper else []) + argv)
-        command = " ".join([os.path.basename(argv[0])] + argv[1:])
-        if rc == 124 and wrapper:
-            return rc, "%s did not finish within %d s" % (command, timeout)
-        return rc, "%s failed (exit %d): %s" % (command, rc, " ".join((err or out).split())[:300] or "no output")
-
-    def journal(self, since, until):
-        """The unit's last journal lines between two times (epoch seconds), [] without journalctl."""
-        journalctl = self.module.get_bin_path("journalctl") if self.systemctl else None
-        if not journalctl:
-            return []
-        rc, out, dummy = self.run([journalctl, "-u", self.unit_name, "-n", "30", "--no-pager", "-o", "json",
-                                   "--since", "@%.6f" % since, "--until", "@%.6f" % until])
-        return journal_entries(out) if rc == 0 else []
-
-
 class DaemonJson:
     """Merge, validate, back up, write and, when asked, restart the engine with the previous file as the way back."""
 
@@ -331,8 +188,7 @@ class DaemonJson:
         self.module = module
         self.params = module.params
         self.path = module.params["path"]
-        self.service = Service(module, module.params["service"])
-        self.socket = socket_path(module.params["docker_host"])
+        self.service = EngineService(module, module.params["service"], module.params["docker_host"])
         if module.params["backups"] < 1:
             raise DaemonJsonError("backups is %d: keep at least 1, or set backup: false to keep none" % module.params["backups"])
 
@@ -383,15 +239,6 @@ class DaemonJson:
             raise DaemonJsonRefused("dockerd --validate refuses the merged %s: %s: fix the task's settings (or the "
                                     "file's other keys); nothing was changed" % (self.path, why.replace(staged, self.path)))
 
-    def check_restart(self, unit):
-        """What restarting needs, checked before the file changes: the unit when systemd runs, else the service command."""
-        if not self.service.systemctl and not self.module.get_bin_path("service"):
-            raise DaemonJsonError("neither systemd nor the service command is on this host, so the engine cannot be "
-                                  "restarted: restart it yourself and set restart: false; nothing was changed")
-        if self.service.systemctl and unit.get("LoadState") != "loaded":
-            raise DaemonJsonError("systemd has no unit %s on this host (LoadState %s): set service to the engine's unit; "
-                                  "nothing was changed" % (self.service.unit_name, unit.get("LoadState") or "unknown"))
-
     # -- changes -------------------------------------------------------------------------------------------------
 
     def backup(self):
@@ -426,51 +273,12 @@ class DaemonJson:
                                   % (self.path, exc)) from exc
         self.module.atomic_move(staged, self.path)
 
-    def clear_failed(self, unit, why):
-        units = self.service.reset_failed(unit)
-        self.module.warn("%s %s; cleared with systemctl reset-failed %s" % (self.service.unit_name, why, " ".join(units)))
-
-    def restart(self):
-        """Restart the engine and wait until it answers within restart_timeout; EngineDown says why not."""
-        timeout = self.params["restart_timeout"]
-        deadline = time.monotonic() + timeout
-        before = self.service.show()
-        # A unit left failed (by earlier restarts, or systemd's retries of them) may have taken its socket down with it
-        # (docker.socket, which dockerd -H fd:// needs) and may be at its start limit: clear both before restarting.
-        if before.get("ActiveState") == "failed":
-            self.clear_failed(before, "had hit systemd's start limit (too many starts in a short time)"
-                              if before.get("Result") == "start-limit-hit" else "had failed (%s)" % before.get("Result"))
-        rc, why = self.service.restart_once(timeout)
-        if rc != 0 and self.service.systemctl:
-            after = self.service.show()
-            if refused_by_start_limit(before, after, why):
-                self.clear_failed(after, "refused the restart: it had hit systemd's start limit (too many starts in a "
-                                         "short time)")
-                rc, why = self.service.restart_once(max(1, int(deadline - time.monotonic())))
-                after = self.service.show() if rc != 0 else after
-            if rc != 0:
-                why = "%s; the unit's result: %s%s" % (why, after.get("Result") or "unknown", "".join(
-                    "; %s is %s (%s)" % (name, state.get("ActiveState"), state.get("Result"))
-                    for name, state in self.service.triggers(after) if state.get("ActiveState") == "failed"))
-        if rc != 0:
-            raise EngineDown(why)
-        while True:
-            answers, why = engine_answers(self.socket)
-            if answers:
-                return
-            if self.service.systemctl:
-                unit = self.service.show()
-                if unit.get("ActiveState") == "failed" or unit.get("SubState") == "auto-restart":
-                    raise EngineDown("%s stopped after it started (%s)" % (self.service.unit_name, unit.get("Result")))
-            if time.monotonic() >= deadline:
-                raise EngineDown("the engine did not answer within %d s: %s" % (timeout, why))
-            time.sleep(POLL_INTERVAL)
-
     def restart_or_restore(self, previous_text, result):
         """Restart; if the engine does not come back, restore the previous file, restart again and fail saying so."""
+        timeout = self.params["restart_timeout"]
         started = time.time()
         try:
-            self.restart()
+            self.service.restart(timeout)
             result["restarted"] = True
             return
         except EngineDown as exc:
@@ -484,7 +292,7 @@ class DaemonJson:
             units = self.service.reset_failed(self.service.show())
             notes.append("the failed starts were cleared with systemctl reset-failed %s" % " ".join(units))
         try:
-            self.restart()
+            self.service.restart(timeout)
             outcome = "and Docker runs again with it"
         except EngineDown as exc:
             outcome = "but Docker does not run with it either (%s): see journalctl -u %s" % (exc, self.service.unit_name)
@@ -515,7 +323,7 @@ class DaemonJson:
         unit = self.service.show()
         self.validate(wanted, unit)
         if self.params["restart"]:
-            self.check_restart(unit)
+            self.service.check_controllable(unit, instead="restart it yourself and set restart: false")
         if self.module.check_mode:
             return result
         if previous_text is not None and self.params["backup"]:

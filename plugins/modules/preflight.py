@@ -174,6 +174,7 @@ from ansible_collections.mhnet.cluster.plugins.module_utils._docker_client impor
     EngineError,
     connect,
 )
+from ansible_collections.mhnet.cluster.plugins.module_utils._engine_service import EngineService
 from ansible_collections.mhnet.cluster.plugins.module_utils._errors import MhnetError
 from ansible_collections.mhnet.cluster.plugins.module_utils._networks import network_subnets, read_routes
 from ansible_collections.mhnet.cluster.plugins.module_utils._plan import asks_for_encryption
@@ -216,12 +217,7 @@ def engine_facts(params):
 
 def engine_unit_state(module):
     """docker.service's state when systemd runs it ({} otherwise): a failed unit needs another remedy than a missing engine."""
-    systemctl = module.get_bin_path("systemctl")
-    if not systemctl:
-        return {}
-    rc, out, dummy = module.run_command([systemctl, "show", "-p", "ActiveState", "-p", "Result", "-p", "LoadState", "docker.service"])
-    state = dict(line.split("=", 1) for line in out.splitlines() if "=" in line) if rc == 0 else {}
-    return state if state.get("LoadState") == "loaded" else {}
+    return EngineService(module).state()
 
 
 def interface_mtu(interface):

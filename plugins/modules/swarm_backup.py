@@ -25,7 +25,8 @@ description:
     until its node is Ready, and removes the Down node entries of O(stale_hostnames) (hosts that were in no swarm:
     they rejoin under new IDs). Services, networks, secrets and configs of the archive come back with their IDs."
   - A swarm with auto-lock on is refused (its unlock key is not in the archive and the module cannot unlock it).
-  - Starting and stopping the engine goes through systemd where it runs, else C(service docker).
+  - Starting and stopping the engine goes through systemd where it runs (the engine's socket too; a failed unit or a
+    start limit is cleared before the start), else C(service docker).
 extends_documentation_fragment:
   - mhnet.cluster.attributes
   - mhnet.cluster.docker
@@ -155,54 +156,23 @@ from ansible_collections.mhnet.cluster.plugins.module_utils._backup import (
     write_archive,
 )
 from ansible_collections.mhnet.cluster.plugins.module_utils._docker_client import (
+    DEFAULT_DOCKER_HOST,
     DOCKER_COMMON_ARGS,
     DOCKER_REQUIRED_TOGETHER,
     connect,
 )
+from ansible_collections.mhnet.cluster.plugins.module_utils._engine_service import EngineService
 from ansible_collections.mhnet.cluster.plugins.module_utils._errors import MhnetError
 from ansible_collections.mhnet.cluster.plugins.module_utils._swarm import ACTIVE_SWARM_STATES, describe_swarm, swarm_facts
 
 POLL_INTERVAL = 1.0
 
 
-class Engine:
-    """The engine's service on this host, and a client that is made again after each start."""
-
-    def __init__(self, module):
-        self.module = module
-        self.name = module.params["service"]
-        self.systemctl = module.get_bin_path("systemctl") if os.path.isdir("/run/systemd/system") else None
-
-    def _run(self, argv):
-        rc, out, err = self.module.run_command(argv)
-        if rc != 0:
-            raise BackupError("%s failed (exit %d): %s" % (" ".join(argv), rc, (err or out).strip()[:300]))
-
-    def stop(self):
-        if self.systemctl:
-            # The socket too: a request on it would start the engine again while its state is copied.
-            self._run([self.systemctl, "stop", self.name + ".socket", self.name + ".service"])
-        else:
-            self._run([self.module.get_bin_path("service", required=True), self.name, "stop"])
-
-    def start(self):
-        if self.systemctl:
-            # Debian's unit allows 3 starts in 60 s; a backup right after site.yml's restarts must not hit it.
-            self.module.run_command([self.systemctl, "reset-failed", self.name + ".service", self.name + ".socket"])
-            self._run([self.systemctl, "start", self.name + ".socket", self.name + ".service"])
-        else:
-            self._run([self.module.get_bin_path("service", required=True), self.name, "start"])
-
-    def client(self, deadline):
-        """A client once the engine answers, else BackupError at the deadline."""
-        while True:
-            try:
-                return connect(self.module.params)
-            except MhnetError as exc:
-                if time.monotonic() > deadline:
-                    raise BackupError("the engine did not answer within %d s after it started: %s"
-                                      % (self.module.params["wait_timeout"], exc)) from exc
-            time.sleep(POLL_INTERVAL)
+def engine_service(module):
+    """The engine's service here, asked on its Unix socket: docker_host when that names one, else the default."""
+    docker_host = module.params["docker_host"]
+    return EngineService(module, module.params["service"],
+                         docker_host if docker_host.startswith(("unix://", "/")) else DEFAULT_DOCKER_HOST)
 
 
 def own_node(client):
@@ -249,15 +219,15 @@ def backup(module, client):
         module.warn("%s is the only Ready manager: the swarm has no manager while its engine is stopped" % chosen)
     if module.check_mode:
         return result
-    engine = Engine(module)
+    service = engine_service(module)
     stopped = time.monotonic()
-    engine.stop()
+    service.stop()
     try:
         result["size"] = write_archive(p["swarm_dir"], p["path"])
     finally:
-        engine.start()
+        service.start(p["wait_timeout"])
     deadline = time.monotonic() + p["wait_timeout"]
-    client = engine.client(deadline)
+    client = connect(p)
     result["engine_down_seconds"] = round(time.monotonic() - stopped, 1)
     wait_ready(client, facts["swarm_node_id"], True, deadline, p["wait_timeout"])
     return result
@@ -279,9 +249,9 @@ def restore(module, client):
     result = dict(changed=True, backed_up=False, removed_nodes=[])
     if module.check_mode:
         return result
-    engine = Engine(module)
+    service = engine_service(module)
     stopped = time.monotonic()
-    engine.stop()
+    service.stop()
     replaced = p["swarm_dir"].rstrip("/") + ".replaced"
     try:
         if os.path.lexists(replaced):
@@ -298,9 +268,9 @@ def restore(module, client):
                 os.rename(replaced, p["swarm_dir"])
             raise
     finally:
-        engine.start()
+        service.start(p["wait_timeout"])
     deadline = time.monotonic() + p["wait_timeout"]
-    client = engine.client(deadline)
+    client = connect(p)
     result["engine_down_seconds"] = round(time.monotonic() - stopped, 1)
     # The restored node tries to reach the old swarm's managers until it forms a new cluster of its own.
     node_id = client.init_swarm(advertise_addr=p["advertise_addr"], listen_addr=p["listen_addr"], force_new_cluster=True)

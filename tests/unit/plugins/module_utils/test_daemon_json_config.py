@@ -11,19 +11,12 @@ from ansible_collections.mhnet.cluster.plugins.module_utils._daemon_json import 
     DaemonJsonError,
     DaemonJsonRefused,
     backup_name,
-    engine_complaints,
-    environment_files,
-    exec_start_argv,
-    expand_argv,
     flag_conflicts,
     flag_settings,
     flag_value,
-    journal_entries,
     json_name,
     merged,
     parse_daemon_json,
-    parse_environment,
-    parse_systemctl_show,
     read_daemon_json,
     render,
     stale_backups,
@@ -116,60 +109,6 @@ def test_a_refusal_is_a_daemon_json_error():
     assert issubclass(DaemonJsonRefused, DaemonJsonError) and issubclass(DaemonJsonRefused, MhnetError)
 
 
-# --- the engine's unit --------------------------------------------------------------------------------------------
-
-# `systemctl show` of Debian's docker.service (docker.io 20.10), with the properties daemon_json asks for (the
-# backslash continues the ExecStart line, which is one line in systemctl's output).
-SHOW = """LoadState=loaded
-ActiveState=active
-SubState=running
-Result=success
-ExecStart={ path=/usr/sbin/dockerd ; argv[]=/usr/sbin/dockerd -H fd:// --containerd=/run/containerd/containerd.sock \
-$DOCKER_OPTS ; ignore_errors=no ; start_time=[Sat 2026-11-28 09:20:01 UTC] ; stop_time=[n/a] ; pid=812 ; code=(null) ; status=0/0 }
-Environment=
-EnvironmentFiles=/etc/default/docker (ignore_errors=yes)
-TriggeredBy=docker.socket
-"""
-
-
-def test_parse_systemctl_show():
-    unit = parse_systemctl_show(SHOW)
-    assert unit["LoadState"] == "loaded" and unit["Environment"] == "" and unit["TriggeredBy"] == "docker.socket"
-    assert unit["ExecStart"].startswith("{ path=/usr/sbin/dockerd ; argv[]=")
-
-
-@pytest.mark.parametrize("value, argv", [
-    pytest.param(parse_systemctl_show(SHOW)["ExecStart"],
-                 ["/usr/sbin/dockerd", "-H", "fd://", "--containerd=/run/containerd/containerd.sock", "$DOCKER_OPTS"], id="Debian"),
-    pytest.param("{ path=/usr/bin/dockerd ; argv[]=/usr/bin/dockerd ; ignore_errors=no }", ["/usr/bin/dockerd"], id="no flags"),
-    pytest.param("", [], id="no unit"),
-])
-def test_exec_start_argv(value, argv):
-    assert exec_start_argv(value) == argv
-
-
-def test_environment_files():
-    assert environment_files("/etc/default/docker (ignore_errors=yes) /etc/docker/env (ignore_errors=no)") == [
-        "/etc/default/docker", "/etc/docker/env"]
-    assert environment_files("") == []
-
-
-@pytest.mark.parametrize("text, expected", [
-    pytest.param('# comment\nDOCKER_OPTS="--dns 192.0.2.53 --debug"\n', {"DOCKER_OPTS": "--dns 192.0.2.53 --debug"}, id="file"),
-    pytest.param("#DOCKER_OPTS=\"--dns 8.8.8.8\"\n", {}, id="commented out, as Debian ships it"),
-    pytest.param("A=1 B='two words'", {"A": "1", "B": "two words"}, id="Environment property"),
-    pytest.param('BROKEN="unclosed\nC=3', {"C": "3"}, id="unparsable line skipped"),
-])
-def test_parse_environment(text, expected):
-    assert parse_environment(text) == expected
-
-
-def test_expand_argv_splits_dollar_var_and_keeps_braced_var_whole():
-    argv = ["/usr/sbin/dockerd", "-H", "fd://", "$DOCKER_OPTS", "--data-root=${ROOT}", "$UNSET"]
-    assert expand_argv(argv, {"DOCKER_OPTS": "--dns 192.0.2.53  --debug", "ROOT": "/srv/docker"}) == [
-        "/usr/sbin/dockerd", "-H", "fd://", "--dns", "192.0.2.53", "--debug", "--data-root=/srv/docker"]
-
-
 @pytest.mark.parametrize("argv, expected", [
     pytest.param(["dockerd", "-H", "fd://", "--containerd=/run/c.sock"], {"hosts": "-H fd://", "containerd": "--containerd=/run/c.sock"},
                  id="Debian's unit"),
@@ -227,34 +166,3 @@ def test_stale_backups_are_the_oldest_beyond_keep():
     # the stamp in the name orders them; the file's time only breaks a tie within one second
     assert stale_backups("daemon.json", entries, 2) == ["daemon.json.7.2026-01-01@10:00:00~", "daemon.json.8.2026-01-02@10:00:00~"]
     assert stale_backups("daemon.json", entries, 10) == []
-
-
-# --- the engine's journal -----------------------------------------------------------------------------------------
-
-JOURNAL = "\n".join(json.dumps(entry) for entry in [
-    {"SYSLOG_IDENTIFIER": "systemd", "MESSAGE": "Starting Docker Application Container Engine..."},
-    {"SYSLOG_IDENTIFIER": "dockerd", "MESSAGE": 'time="2026-11-28T09:20:01Z" level=info msg="Starting up"'},
-    {"SYSLOG_IDENTIFIER": "dockerd", "MESSAGE": "unable to configure the Docker daemon with file /etc/docker/daemon.json: hosts"},
-    {"SYSLOG_IDENTIFIER": "systemd", "MESSAGE": "docker.service: Failed with result 'exit-code'."},
-    {"SYSLOG_IDENTIFIER": "dockerd", "MESSAGE": 'time="2026-11-28T09:20:02Z" level=info msg="Starting up"'},
-    {"SYSLOG_IDENTIFIER": "dockerd", "MESSAGE": "unable to configure the Docker daemon with file /etc/docker/daemon.json: hosts"},
-    {"_COMM": "dockerd", "MESSAGE": list(b"bytes \xff")},
-]) + "\nnot json\n[1]\n"
-
-
-def test_journal_entries():
-    entries = journal_entries(JOURNAL)
-    assert len(entries) == 7
-    assert entries[0] == ("systemd", "Starting Docker Application Container Engine...")
-    assert entries[-1] == ("dockerd", "bytes \ufffd")
-
-
-def test_engine_complaints_are_dockerds_errors_once_each():
-    assert engine_complaints(journal_entries(JOURNAL)) == [
-        "unable to configure the Docker daemon with file /etc/docker/daemon.json: hosts", "bytes \ufffd"]
-    # a stop and a start refused by systemd: dockerd said nothing about why
-    info_only = [("dockerd", 'time="x" level=info msg="Daemon shutdown complete"'), ("dockerd", 'time="x" level=warning msg="b"'),
-                 ("systemd", "docker.service: Start request repeated too quickly.")]
-    assert engine_complaints(info_only) == []
-    assert engine_complaints([("dockerd", 'level=fatal msg="x"'), ("dockerd", 'level=info msg="y"')]) == ['level=fatal msg="x"']
-    assert engine_complaints([]) == []

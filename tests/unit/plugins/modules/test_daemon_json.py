@@ -4,9 +4,7 @@ previous file when the engine does not come back, clears systemd's start limit, 
 
 import json
 import os
-import socket
 import stat
-import threading
 import time
 from unittest import mock
 
@@ -16,9 +14,9 @@ from ansible.module_utils._internal import _traceback
 from ansible.module_utils.common import warnings as ansible_warnings
 from ansible.module_utils.testing import patch_module_args
 
+from ansible_collections.mhnet.cluster.plugins.module_utils import _engine_service
 from ansible_collections.mhnet.cluster.plugins.modules import daemon_json
 
-ENGINE_ANSWERS = daemon_json.engine_answers  # the real one; the fixture below simulates the engine
 STORE = {"cluster-store": "consul://192.168.151.2:8500", "cluster-advertise": "eth1:2376"}
 USERS = {"log-level": "warn", "labels": ["site=lab"]}
 DEBIAN_EXEC_START = "/usr/sbin/dockerd -H fd:// --containerd=/run/containerd/containerd.sock $DOCKER_OPTS"
@@ -188,9 +186,11 @@ def config(tmp_path):
 @pytest.fixture(autouse=True)
 def host(tmp_path, monkeypatch):
     fake = FakeHost(str(tmp_path / "daemon.json"))
-    monkeypatch.setattr(daemon_json, "systemd_booted", lambda: fake.systemd)
-    monkeypatch.setattr(daemon_json, "engine_answers", fake.engine_answers)
-    monkeypatch.setattr(daemon_json, "time", FakeTime())
+    clock = FakeTime()
+    monkeypatch.setattr(_engine_service, "systemd_booted", lambda: fake.systemd)
+    monkeypatch.setattr(_engine_service, "engine_answers", fake.engine_answers)
+    monkeypatch.setattr(_engine_service, "time", clock)
+    monkeypatch.setattr(daemon_json, "time", clock)
     monkeypatch.setattr(daemon_json.AnsibleModule, "run_command", lambda module, argv, **kwargs: fake.run_command(argv, **kwargs))
     monkeypatch.setattr(daemon_json.AnsibleModule, "get_bin_path", lambda module, name, *args, **kwargs: fake.get_bin_path(name))
     # read _ansible_tracebacks_for afresh: ansible caches it on a module's first failure
@@ -568,50 +568,9 @@ def test_no_backup_keeps_every_old_one(config, capsys):
     pytest.param(dict(backups=0), "backups is 0: keep at least 1, or set backup: false to keep none", id="no backups"),
     pytest.param(dict(docker_host="tcp://192.0.2.1:2375"),
                  "docker_host is tcp://192.0.2.1:2375: give the engine's Unix socket on this host (a path or a unix:// URL); "
-                 "daemon_json checks the engine it restarts there", id="TCP engine"),
+                 "the engine that restarts here is asked there whether it answers", id="TCP engine"),
 ])
 def test_bad_options_are_refused(config, capsys, args, message):
     result = run(capsys, path=str(config), settings=STORE, **args)
     assert result["failed"] is True and result["msg"] == message
     assert json.loads(config.read_text()) == USERS
-
-
-# --- the engine's socket ------------------------------------------------------------------------------------------
-
-@pytest.mark.parametrize("answer, expected", [
-    pytest.param(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nOK", (True, ""), id="answers"),
-    pytest.param(b"HTTP/1.1 500 Internal Server Error\r\nContent-Length: 4\r\n\r\nbusy", (False, "answered GET /_ping with HTTP 500 (busy)"),
-                 id="busy"),
-])
-def test_engine_answers_on_its_unix_socket(tmp_path, answer, expected):
-    path = str(tmp_path / "docker.sock")
-    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    server.bind(path)
-    server.listen(1)
-    asked = []
-
-    def serve():
-        connection, dummy = server.accept()
-        asked.append(connection.recv(4096))
-        connection.sendall(answer)
-        connection.close()
-
-    thread = threading.Thread(target=serve)
-    thread.start()
-    try:
-        answers, why = ENGINE_ANSWERS(path)
-    finally:
-        thread.join(5)
-        server.close()
-    assert asked[0].startswith(b"GET /_ping HTTP/1.1\r\n")
-    assert answers is expected[0] and why.endswith(expected[1]) and (why.startswith(path) or not why)
-
-
-def test_an_engine_without_a_socket_does_not_answer(tmp_path):
-    answers, why = ENGINE_ANSWERS(str(tmp_path / "docker.sock"))
-    assert answers is False and why == "%s: No such file or directory" % (tmp_path / "docker.sock")
-
-
-@pytest.mark.parametrize("docker_host", ["unix:///var/run/docker.sock", "/var/run/docker.sock"])
-def test_socket_path(docker_host):
-    assert daemon_json.socket_path(docker_host) == "/var/run/docker.sock"

@@ -38,7 +38,7 @@ def test_a_manager_that_is_not_chosen_does_nothing():
 
 
 def test_the_chosen_follower_in_check_mode_reports_a_change_and_stops_nothing():
-    with mock.patch.object(swarm_backup, "Engine") as engine:
+    with mock.patch.object(swarm_backup, "EngineService") as engine:
         result = swarm_backup.backup(module(check_mode=True), client("b"))
     assert result["changed"] and result["backed_up"] and not engine.called
 
@@ -53,7 +53,7 @@ def test_a_worker_and_an_auto_locked_swarm_are_refused():
 def test_restore_refuses_an_engine_in_a_swarm_unless_forced():
     with pytest.raises(BackupError, match="blank manager"):
         swarm_backup.restore(module(state="restore", advertise_addr="192.0.2.3"), client("a"))
-    with mock.patch.object(swarm_backup, "Engine") as engine:
+    with mock.patch.object(swarm_backup, "EngineService") as engine:
         result = swarm_backup.restore(module(check_mode=True, state="restore", advertise_addr="192.0.2.3", force=True),
                                       client("a"))
     assert result["changed"] and not engine.called
