@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import json
 
 from ansible.plugins.action import ActionBase
 
@@ -53,6 +54,33 @@ def security_inputs(host, resolve):
                 engine_token_uuid=is_uuid(str(engine_token)), token=_digest(host.get("engine_keystore_token")))
 
 
+def engines_overlay_networks(hostvars, engines):
+    """(networks, problems): the overlay_networks the engines set, the same list on each, else the plan's default.
+
+    The engines' own: the task runs once, on a host (the keystore's, say) whose variables need not hold them, as a
+    consumer's group_vars for its docker group do."""
+    chosen = {}
+    for name in engines:
+        value = hostvars[name].get("overlay_networks")
+        if value is not None:
+            # plain lists and dicts: hostvars may hand out lazily templated containers
+            chosen[name] = json.loads(json.dumps(value))
+    if not chosen:
+        return copy.deepcopy(DEFAULT_OVERLAY_NETWORKS), []
+    not_lists = [name for name, value in chosen.items() if not isinstance(value, list)]
+    if not_lists:
+        return [], ["%s: overlay_networks is %s, not a list: give a list of networks, each a mapping with a name"
+                    % (name, json.dumps(chosen[name])) for name in not_lists]
+    first = next(iter(chosen))
+    unlike = [name for name in engines if chosen.get(name) != chosen[first]]
+    if unlike:
+        return [], ["overlay_networks is not the same on every engine: %s sets one list, %s: set it once for all of "
+                    "them (the docker group's group_vars, or -e)"
+                    % (first, ", ".join("%s %s" % (name, "leaves it unset" if name not in chosen else "another")
+                                        for name in unlike))]
+    return chosen[first], []
+
+
 class ActionModule(ActionBase):
     _supports_check_mode = True
     _supports_async = False
@@ -61,10 +89,12 @@ class ActionModule(ActionBase):
     def run(self, tmp=None, task_vars=None):
         result = super().run(tmp, task_vars)
         dummy, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
-        if args["overlay_networks"] is None:
-            args["overlay_networks"] = copy.deepcopy(DEFAULT_OVERLAY_NETWORKS)
         hostvars = task_vars["hostvars"]
         groups = task_vars["groups"]
+        network_problems = []
+        if args["overlay_networks"] is None:
+            engines = [name for name in groups.get(args["docker_group"], []) if name in task_vars["ansible_play_hosts_all"]]
+            args["overlay_networks"], network_problems = engines_overlay_networks(hostvars, engines)
         hosts = {}
         for name in task_vars["ansible_play_hosts_all"]:
             host = hostvars[name]
@@ -77,6 +107,7 @@ class ActionModule(ActionBase):
         if args["mode"] == "kv" and not args["keystore_port"] and tls_requested(security):
             args["keystore_port"] = CONSUL_HTTPS_PORT if args["keystore_backend"] == "consul" else 0
         problems, plan = make_plan(args, hosts, groups.get(args["keystore_group"], []), groups.get(args["docker_group"], []))
+        problems = network_problems + problems
         if args["mode"] == "kv":
             security_problems, settings = keystore_security(
                 args["keystore_backend"], security, list(plan["keystore"].get("hosts", [])), plan["engines"])

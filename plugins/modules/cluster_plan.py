@@ -72,7 +72,9 @@ options:
     description:
       - The overlay networks the overlay role will create (its C(overlay_networks); each entry holds
         M(mhnet.cluster.overlay_network) options), checked here as a whole list against every engine.
-      - When left out, the overlay role's default list (C(my-net) with the subnet C(10.0.9.0/24)). V([]) checks nothing.
+      - When left out, the engines' own C(overlay_networks) (the task runs once, on a host whose variables need not
+        hold them), which must be the same list on every engine; when no engine sets it, the default list (C(my-net)
+        with the subnet C(10.0.9.0/24)). V([]) checks nothing.
       - "An entry's C(mtu) is the underlay's MTU: the overlay driver gives the VXLAN interface and the
         containers 50 bytes less (76 and padding when encrypted). It must be at least 118 (144 encrypted), Linux's 68
         plus that overhead, and at most the smallest cluster interface MTU of the engines; V(auto) is always accepted."

@@ -106,3 +106,30 @@ def test_acl_tokens_never_reach_the_result_and_need_tls(run):
     assert TOKEN not in text and "0b8e4c1e" not in text
     assert result["problems"] == ["keystore_acl_master_token is set without mhnet_keystore_tls: the tokens would cross the "
                                   "network in clear; give every engine and keystore host mhnet_keystore_tls"]
+
+
+APP_NET = [dict(name="app-net", ipam_config=[dict(subnet="10.0.19.0/24")])]
+
+
+def test_the_engines_networks_are_planned_not_those_of_the_host_the_task_runs_on(run):
+    # the consumer fixture's shape: overlay_networks in the docker group's group_vars, the task run once on the keystore
+    result = run({}, inventory(**{"mhs-demo0": dict(overlay_networks=APP_NET), "mhs-demo1": dict(overlay_networks=APP_NET)}))
+    assert [network["name"] for network in result["plan"]["overlay"]["networks"]] == ["app-net"]
+
+
+@pytest.mark.parametrize("demo1, says", [
+    pytest.param({}, "mhs-demo1 leaves it unset", id="unset on one"),
+    pytest.param(dict(overlay_networks=[dict(name="other")]), "mhs-demo1 another", id="another list"),
+])
+def test_engines_that_disagree_on_their_networks_are_refused(run, demo1, says):
+    result = run({}, inventory(**{"mhs-demo0": dict(overlay_networks=APP_NET), "mhs-demo1": demo1}))
+    assert result["failed"] is True
+    assert result["problems"][0] == ("overlay_networks is not the same on every engine: mhs-demo0 sets one list, %s: set "
+                                     "it once for all of them (the docker group's group_vars, or -e)" % says)
+
+
+def test_networks_that_are_not_a_list_are_refused_naming_the_host(run):
+    result = run({}, inventory(**{"mhs-demo0": dict(overlay_networks="my-net"), "mhs-demo1": dict(overlay_networks="my-net")}))
+    assert result["problems"][:2] == ['mhs-demo0: overlay_networks is "my-net", not a list: give a list of networks, each a '
+                                      'mapping with a name', 'mhs-demo1: overlay_networks is "my-net", not a list: give a '
+                                      'list of networks, each a mapping with a name']
