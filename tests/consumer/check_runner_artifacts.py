@@ -1,6 +1,6 @@
 """Check what ansible-runner left of a run of mhnet.cluster.site (run.sh): artifacts/<ident>/status is `successful`,
 artifacts/<ident>/rc is 0, and the job events hold the page the probe fetched across hosts: an ok event of the
-probe role's fetch (docker_container_exec, delegated to the probe host) whose stdout has the expected text, and the ok
+probe role's fetch (workload_container, delegated to the probe host) whose `fetched` has the expected text, and the ok
 event of the task that shows it, naming the probe host and the URL; the playbook of the events is the installed
 collection's playbooks/site.yml; and no result carries a deprecation warning (the newest core runs it: issue 15 wants
 no deprecation there).
@@ -16,7 +16,7 @@ import shutil
 import sys
 import tempfile
 
-FETCH_TASK = "Fetch the page from the probe across the overlay"
+FETCH_TASK = "Keep the probe container on its host and fetch the page across the overlay"
 SHOW_TASK = "Show the page fetched across hosts"
 DEFAULT_EXPECTED = "Welcome to nginx!"
 SITE_PLAYBOOK = "/ansible_collections/mhnet/cluster/playbooks/site.yml"
@@ -62,12 +62,12 @@ def problems(artifact_dir, expected=DEFAULT_EXPECTED):
         data = event.get("event_data", {})
         result = data.get("res", {})
         delegated = result.get("_ansible_delegated_vars", {}).get("ansible_delegated_host")
-        if data.get("task") == FETCH_TASK and delegated and expected in str(result.get("stdout", "")):
+        if data.get("task") == FETCH_TASK and delegated and expected in str(result.get("fetched", "")):
             fetched = data
         if data.get("task") == SHOW_TASK and expected in json.dumps(result.get("msg", "")):
             shown = result.get("msg")
     if fetched is None:
-        found.append(f"no ok event of {FETCH_TASK!r}, delegated to the probe host, whose stdout holds {expected!r}")
+        found.append(f"no ok event of {FETCH_TASK!r}, delegated to the probe host, whose fetched page holds {expected!r}")
     if shown is None:
         found.append(f"no ok event of {SHOW_TASK!r} whose message holds {expected!r}")
     elif not (isinstance(shown, list) and shown and " fetched http://" in str(shown[0])):
