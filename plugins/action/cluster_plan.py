@@ -12,12 +12,7 @@ import json
 
 from ansible.plugins.action import ActionBase
 
-from ansible_collections.mhnet.cluster.plugins.module_utils._keystore_security import (
-    CONSUL_HTTPS_PORT,
-    is_uuid,
-    keystore_security,
-    tls_requested,
-)
+from ansible_collections.mhnet.cluster.plugins.module_utils._keystore_security import is_uuid
 from ansible_collections.mhnet.cluster.plugins.module_utils._plan import (
     CLOCK_SKEW_MAX,
     DEFAULT_OVERLAY_NETWORKS,
@@ -101,18 +96,10 @@ class ActionModule(ActionBase):
             # ansible_facts, not the top-level copy that INJECT_FACTS_AS_VARS makes (deprecated in 2.20, gone in 2.24)
             hosts[name] = dict(facts=(host.get("ansible_facts") or {}).get("mhnet_host"), swarm_role=host.get("mhnet_swarm_role") or "",
                                force_rejoin=bool(host.get("mhnet_swarm_force_rejoin", False)),
-                               state=host.get("mhnet_state") or "present")
-        # TLS and the ACL token (module_utils/_keystore_security.py): with TLS, Consul's port defaults to its HTTPS one.
-        security = dict((name, security_inputs(hostvars[name], self._loader.path_dwim)) for name in hosts)
-        if args["mode"] == "kv" and not args["keystore_port"] and tls_requested(security):
-            args["keystore_port"] = CONSUL_HTTPS_PORT if args["keystore_backend"] == "consul" else 0
+                               state=host.get("mhnet_state") or "present",
+                               security=security_inputs(host, self._loader.path_dwim))
         problems, plan = make_plan(args, hosts, groups.get(args["keystore_group"], []), groups.get(args["docker_group"], []))
         problems = network_problems + problems
-        if args["mode"] == "kv":
-            security_problems, settings = keystore_security(
-                args["keystore_backend"], security, list(plan["keystore"].get("hosts", [])), plan["engines"])
-            problems = problems + security_problems
-            plan["keystore"].update(settings)
         result.update(changed=False, problems=problems)
         if problems:
             result.update(failed=True, msg="preflight found %d problem(s); nothing was changed:\n- %s"

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import difflib
 import ipaddress
+import os
 import re
 
 from ansible_collections.mhnet.cluster.plugins.module_utils._networks import (
@@ -24,6 +25,11 @@ from ansible_collections.mhnet.cluster.plugins.module_utils._networks import (
     desired_state,
     find_overlaps,
     parse_subnet,
+)
+from ansible_collections.mhnet.cluster.plugins.module_utils._keystore_security import (
+    CONSUL_HTTPS_PORT,
+    keystore_security,
+    tls_requested,
 )
 from ansible_collections.mhnet.cluster.plugins.module_utils._swarm import ACTIVE_SWARM_STATES, describe_swarm
 
@@ -115,9 +121,14 @@ def identity_problems(members, mode):
     return problems
 
 
-def keystore_plan(backend, port, keystores, members):
-    """(problems, keystore section) for the key-value mode."""
+def keystore_plan(backend, port, keystores, members, security, engines, exists):
+    """(problems, keystore section) for the key-value mode: the store's hosts, address and port, TLS and ACLs.
+
+    security: inventory name -> what _keystore_security.keystore_security reads of the host. With TLS, Consul's port
+    is its HTTPS one unless the inventory gives one."""
     problems = []
+    if not port and backend == "consul" and tls_requested(security):
+        port = CONSUL_HTTPS_PORT
     if backend in UNSUPPORTED_KEYSTORES:
         problems.append(UNSUPPORTED_KEYSTORES[backend])
     elif backend not in KEYSTORE_PORTS:
@@ -132,8 +143,9 @@ def keystore_plan(backend, port, keystores, members):
     port = port or KEYSTORE_PORTS.get(backend, 0)
     peers = [dict(name=name, hostname=members[name]["hostname"], address=members[name]["address"]) for name in keystores]
     address = peers[0]["address"] if peers else ""
-    return problems, dict(backend=backend, hosts=list(keystores), peers=peers, address=address, port=port,
-                          url="%s://%s:%d" % (backend, address, port))
+    security_problems, settings = keystore_security(backend, security, keystores, engines, exists)
+    return problems + security_problems, dict(backend=backend, hosts=list(keystores), peers=peers, address=address,
+                                              port=port, url="%s://%s:%d" % (backend, address, port), **settings)
 
 
 def swarm_roles(engines, roles):
@@ -519,14 +531,16 @@ def cluster_connectivity(plan, facts):
                 in_use=dict((name, sorted(ports)) for name, ports in sorted(in_use.items()) if ports))
 
 
-def make_plan(settings, hosts, keystores, engines):
+def make_plan(settings, hosts, keystores, engines, exists=os.path.isfile):
     """(problems, plan) for the play.
 
     settings: mode, keystore_backend, keystore_port (0: the backend's own); overlay_networks (the overlay role's list,
     none when absent), clock_skew_max (seconds, CLOCK_SKEW_MAX when absent, 0: not checked), swarm_port (0: 2377).
     hosts: every host of the play -> {'facts': its mhnet_host fact or None, 'swarm_role': str, 'force_rejoin': bool,
-    'state': 'present' or 'absent' (mhnet_state; absent: the engine leaves the cluster)}.
+    'state': 'present' or 'absent' (mhnet_state; absent: the engine leaves the cluster), 'security': what
+    _keystore_security reads of it (TLS paths, token digests; {} when absent)}.
     keystores, engines: inventory names of the keystore and engine groups, in inventory order.
+    exists: whether a path on the controller is a file (the TLS files given).
     """
     mode = settings["mode"]
     problems = host_problems(hosts)
@@ -562,8 +576,9 @@ def make_plan(settings, hosts, keystores, engines):
     plan["members"] = dict((name, member(facts[name], swarm_role(plan["swarm"], name))) for name in sorted(facts))
     problems += identity_problems(plan["members"], mode)
     if mode == "kv":
+        security = dict((name, host.get("security") or {}) for name, host in hosts.items())
         keystore_problems, plan["keystore"] = keystore_plan(settings["keystore_backend"], settings.get("keystore_port"),
-                                                            keystores, plan["members"])
+                                                            keystores, plan["members"], security, engines, exists)
         problems += keystore_problems
     # The hosts that talk to each other: the engines, and the keystore hosts in key-value mode.
     cluster = [name for name in sorted(facts) if name in engines or (mode == "kv" and name in keystores)]

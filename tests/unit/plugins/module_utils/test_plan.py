@@ -48,7 +48,8 @@ def test_the_tutorial_plan_holds_members_placements_and_mode_choices():
         control_host="mhs-demo0", web_host="mhs-demo0", probe_host="mhs-demo1",
         keystore=dict(backend="consul", hosts=["mh-keystore"], address="192.168.151.2", port=8500,
                       url="consul://192.168.151.2:8500",
-                      peers=[dict(name="mh-keystore", hostname="mh-keystore", address="192.168.151.2")]),
+                      peers=[dict(name="mh-keystore", hostname="mh-keystore", address="192.168.151.2")],
+                      tls=False, acl=False, tls_files={}),
         swarm={},
         overlay=dict(auto_mtu=1500, networks=[], viewers=["mhs-demo0", "mhs-demo1"]),
     )
@@ -647,3 +648,36 @@ def test_a_leaving_manager_must_leave_an_odd_number_of_managers():
 def test_one_engine_left_has_no_probe_host():
     problems, plan = plan_for(leaving(TUTORIAL, "mhs-demo1"))
     assert problems == [] and plan["engines"] == ["mhs-demo0"] and plan["probe_host"] == ""
+
+
+def with_security(hosts, **security):
+    return dict((name, dict(spec, security=dict(security))) for name, spec in hosts.items())
+
+
+TLS = dict(ca="/tls/ca.pem", cert="/tls/cert.pem", key="/tls/key.pem")
+
+
+@pytest.mark.parametrize("backend, port, expected_port", [("consul", 0, 8501), ("consul", 18501, 18501)])
+def test_tls_makes_consuls_port_its_https_one_unless_the_inventory_gives_one(backend, port, expected_port):
+    problems, plan = make_plan(dict(SETTINGS, keystore_backend=backend, keystore_port=port),
+                               with_security(TUTORIAL, tls=TLS), KEYSTORES, ENGINES, exists=lambda path: True)
+    assert problems == []
+    assert (plan["keystore"]["port"], plan["keystore"]["tls"], plan["keystore"]["acl"]) == (expected_port, True, False)
+    assert plan["keystore"]["url"] == "consul://192.168.151.2:%d" % expected_port
+    assert plan["keystore"]["tls_files"]["mhs-demo1"] == TLS
+
+
+def test_tls_with_etcd_is_refused_by_the_plan_and_keeps_etcds_port():
+    problems, plan = make_plan(dict(SETTINGS, keystore_backend="etcd"), with_security(TUTORIAL, tls=TLS),
+                               KEYSTORES, ENGINES, exists=lambda path: True)
+    assert any(problem.startswith("TLS and ACL tokens to the keystore are supported with Consul only")
+               for problem in problems)
+    assert (plan["keystore"]["port"], plan["keystore"]["tls"]) == (2379, False)
+
+
+def test_a_tls_file_the_controller_lacks_is_a_plan_problem():
+    problems, plan = make_plan(SETTINGS, with_security(TUTORIAL, tls=TLS), KEYSTORES, ENGINES,
+                               exists=lambda path: path != "/tls/key.pem")
+    assert problems == ["%s: mhnet_keystore_tls.key /tls/key.pem is not a file on the controller: give the path of an "
+                        "existing PEM file (relative paths are taken from the playbook's directory)" % name
+                        for name in ("mh-keystore", "mhs-demo0", "mhs-demo1")]
