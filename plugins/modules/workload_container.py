@@ -20,6 +20,8 @@ description:
     the result says why. A stopped container in sync is started.
   - The image must be on the engine (the images phase loads or pulls it); the engine resolves the network when the
     container is created (a swarm worker sees an attachable network only once a container of its uses it).
+  - In check mode an image or network the engine lacks yet (the earlier phases would add them) is named in the
+    result's actions, not refused.
 extends_documentation_fragment:
   - mhnet.cluster.attributes
   - mhnet.cluster.attributes.full_support
@@ -170,7 +172,9 @@ def out_of_sync(container, params, digest, image_id, network_id):
     why = []
     if labels.get(SPEC_LABEL) != digest:
         why.append("its options differ from the task's" if SPEC_LABEL in labels else "it was not made by this module")
-    if container["Image"] != image_id:
+    if not image_id:
+        why.append("image %s is not on this engine yet" % params["image"])
+    elif container["Image"] != image_id:
         why.append("it runs image %s, and %s is now %s" % (container["Image"][:19], params["image"], image_id[:19]))
     attached = (container["NetworkSettings"].get("Networks") or {}).get(params["network"])
     if not attached:
@@ -189,7 +193,11 @@ class WorkloadContainer:
         self.before = ""
 
     def image_id(self):
+        """The image's ID on this engine; '' in check mode when it is not there yet (the images phase, in check mode
+        too, only says it would load it)."""
         image = find(self.client.inspect_image, self.params["image"])
+        if not image and self.module.check_mode:
+            return ""
         if not image:
             raise WorkloadError("image %s is not on this engine (%s): the images phase loads or pulls it (images_list, "
                                 "images_source); run the play from the start" % (self.params["image"], self.client.docker_host))
@@ -239,6 +247,9 @@ class WorkloadContainer:
         self.before = "absent" if container is None else "running" if container["State"].get("Running") else "stopped"
         if container is None:
             self.actions.append("created: no container %s" % p["name"])
+            # check mode on hosts the run has not reached yet: what the earlier phases would add is not there
+            self.actions += ["%s is not on this engine yet" % what for what, found in
+                             (("image " + p["image"], image_id), ("network " + p["network"], network_id)) if not found]
         else:
             why = out_of_sync(container, p, digest, image_id, network_id)
             if why:

@@ -184,7 +184,8 @@ def test_swarm_a_rolling_restart_keeps_the_service_answering_and_the_swarm_whole
     assert len(outcomes) >= 100, "the clients sent too few requests to measure anything: %d" % len(outcomes)
     assert len(service_failures) <= MAX_FAILED_SWARM, figures
     # The tutorial's standalone containers came back too: web on the first engine answers the probe on the last.
-    assert docker(engines["mhs-demo0"], "inspect", "--format", "{{.State.Running}}", "web") == "true"
+    web_state = docker(engines["mhs-demo0"], "inspect", "--format", "{{json .State}}", "web")
+    assert json.loads(web_state)["Running"] is True, (web_state, output[-3000:])
     assert "Welcome to nginx!" in fetch_page(engines["mhs-demo2"])
     assert "Welcome to nginx!" in fetch_page(engines["mhs-demo2"], "mhnet_app")
     docker(manager, "service", "rm", SERVICE)

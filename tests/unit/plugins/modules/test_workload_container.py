@@ -148,6 +148,17 @@ def test_check_mode_changes_nothing_and_says_what_would(capsys):
     engine.client.exec_create.assert_not_called()
 
 
+def test_check_mode_on_a_blank_engine_names_the_image_and_network_it_lacks_yet(capsys):
+    engine = Engine()
+    engine.images.clear()
+    engine.networks.clear()
+    result = run(capsys, engine, _ansible_check_mode=True, fetch=dict(url="http://web", expect="Welcome"))
+    assert result["changed"] is True and not result.get("failed"), result
+    assert result["actions"] == ["created: no container web", "image nginx:stable is not on this engine yet",
+                                 "network my-net is not on this engine yet"]
+    assert engine.changes == [] and "fetched" not in result
+
+
 def test_a_missing_image_is_named_with_where_it_comes_from(capsys):
     engine = Engine()
     engine.images.clear()
