@@ -178,7 +178,9 @@ def start_containers(module, path, containers, timeout):
         refused = {}
         for name in list(waiting):
             status, answer = api(path, "POST", "/containers/%s/start" % quote(name, safe=""))
-            if status in (204, 304) or status == 404:  # started, already running, or removed meanwhile
+            # 404 is also a network the engine cannot find yet ('network ... not found' on a node not back in its
+            # swarm): only a container that no longer exists is done with.
+            if status in (204, 304) or (status == 404 and container_state(path, name) is None):
                 waiting.remove(name)
                 if status == 204:
                     started.append(name)
