@@ -622,8 +622,9 @@ def repository_relative(value):
         return dict((key, repository_relative(item)) for key, item in value.items())
     if isinstance(value, list):
         return [repository_relative(item) for item in value]
-    if isinstance(value, str) and value.startswith(ROOT + os.sep):
-        return os.path.relpath(value, ROOT)
+    if isinstance(value, str):
+        # also inside a message (an error's "Origin: /.../roles/..."), not only a value that is a path
+        return "." if value == ROOT else value.replace(ROOT + os.sep, "")
     return value
 
 

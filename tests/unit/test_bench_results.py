@@ -27,6 +27,7 @@ def test_committed_results_hold_no_absolute_log_path(path):
     with open(path, encoding="utf-8") as handle:
         result = json.load(handle)
     assert [text for text in strings(result) if text.startswith("/") and (".cache/" in text or text.endswith(".log"))] == []
+    assert [text for text in strings(result) if REPO + os.sep in text] == [], "a path of the machine they ran on"
 
 
 def test_bench_writes_paths_in_the_repository_relative_to_it():
@@ -35,5 +36,7 @@ def test_bench_writes_paths_in_the_repository_relative_to_it():
         import run
     finally:
         sys.path.pop(0)
-    result = run.repository_relative({"log": os.path.join(REPO, ".cache", "bench", "x", "001.log"), "runs": [{"work": "/elsewhere/y"}], "n": 3})
-    assert result == {"log": os.path.join(".cache", "bench", "x", "001.log"), "runs": [{"work": "/elsewhere/y"}], "n": 3}
+    result = run.repository_relative({"log": os.path.join(REPO, ".cache", "bench", "x", "001.log"), "runs": [{"work": "/elsewhere/y"}], "n": 3,
+                                      "error": "failed.\nOrigin: %s/roles/probe/tasks/main.yml:3" % REPO})
+    assert result == {"log": os.path.join(".cache", "bench", "x", "001.log"), "runs": [{"work": "/elsewhere/y"}], "n": 3,
+                      "error": "failed.\nOrigin: roles/probe/tasks/main.yml:3"}
