@@ -75,6 +75,16 @@ def network_subnets(engine_networks):
             for network in engine_networks]
 
 
+def overlay_network_states(engine_networks):
+    """The engine's overlay networks (networks() results) with what network_differences compares: preflight's report,
+    from which the plan proves a network in sync."""
+    return [dict(Id=network.get("Id") or "", Name=network.get("Name") or "", Driver=network.get("Driver"),
+                 Options=network.get("Options") or {}, IPAM=dict(Config=(network.get("IPAM") or {}).get("Config") or []),
+                 Attachable=bool(network.get("Attachable")), Internal=bool(network.get("Internal")),
+                 Labels=network.get("Labels") or {}, Scope=network.get("Scope"))
+            for network in engine_networks if network.get("Driver") == "overlay"]
+
+
 def as_engine_networks(summaries):
     """network_subnets() output back in the engine's shape, for find_overlaps."""
     return [{"Name": summary.get("name"), "IPAM": {"Config": [{"Subnet": subnet} for subnet in summary.get("subnets") or []]}}

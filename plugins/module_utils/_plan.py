@@ -24,6 +24,7 @@ from ansible_collections.mhnet.cluster.plugins.module_utils._networks import (
     as_engine_networks,
     desired_state,
     find_overlaps,
+    network_differences,
     parse_subnet,
 )
 from ansible_collections.mhnet.cluster.plugins.module_utils._keystore_security import (
@@ -500,6 +501,34 @@ def resolved_networks(networks, mode, auto_mtu):
     return resolved
 
 
+def networks_in_sync(networks, plan, facts):
+    """Names of the resolved networks the overlay phase has nothing to do for, proven from preflight's facts: every
+    viewer lists the network with one ID, and the control host's engine has it with every option the entry sets.
+
+    None when the run may change what the engines see: a control host that leaves its swarm, or (key-value mode) an
+    engine that runs with another store than the planned one. Entries with state absent always run.
+    """
+    control, viewers = plan["control_host"], plan["overlay"]["viewers"]
+    if not control or not viewers or plan["swarm"].get("control_leaves"):
+        return []
+    if plan["mode"] == "kv" and any(facts[name].get("engine_cluster_store") != plan["keystore"]["url"] for name in viewers):
+        return []
+    listed = dict((name, dict((network["Name"], network) for network in facts[name].get("engine_overlay_networks") or []))
+                  for name in set(viewers) | {control})
+    in_sync = []
+    for entry in networks:
+        seen = [listed[name].get(entry["name"]) for name in viewers]
+        if entry.get("state", "present") != "present" or None in seen or len(set(network["Id"] for network in seen)) != 1:
+            continue
+        actual = listed[control].get(entry["name"])
+        try:
+            if actual is not None and actual["Id"] == seen[0]["Id"] and not network_differences(desired_state(entry), actual):
+                in_sync.append(entry["name"])
+        except NetworkSpecError:
+            continue  # the module reports it
+    return in_sync
+
+
 def cluster_connectivity(plan, facts):
     """What the connectivity check needs, linear in the members: groups of hosts where every source must reach every
     other target on each port the mode needs, and the ports of those each target already holds.
@@ -601,5 +630,6 @@ def make_plan(settings, hosts, keystores, engines, exists=os.path.isfile):
         # A swarm worker sees an attachable network only once one of its containers uses it.
         viewers=managers if mode == "swarm" else engines,
     )
+    plan["overlay"]["in_sync"] = [] if problems else networks_in_sync(plan["overlay"]["networks"], plan, facts)
     plan["connectivity"] = dict(rules=[], in_use={}) if problems else cluster_connectivity(plan, facts)
     return problems, plan

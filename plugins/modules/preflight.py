@@ -115,7 +115,9 @@ ansible_facts:
           engine does not answer; C(kv_backends) is null outside the key-value mode or without a local C(dockerd).
         - C(cluster_prefix) is the prefix length of the cluster address on its interface (0 when there is none).
           C(engine_networks) lists the engine's networks with their subnets, C(routes) the host's IPv4 routes other than
-          the default as [destination, interface] pairs. C(listening) lists the ports (C(tcp/PORT), C(udp/PORT)) a
+          the default as [destination, interface] pairs. C(engine_overlay_networks) holds the engine's overlay
+          networks as the engine lists them (ID, name, driver, options, IPAM pools, attachable, internal, labels,
+          scope), C(engine_cluster_store) the key-value store the engine runs with (empty without one). C(listening) lists the ports (C(tcp/PORT), C(udp/PORT)) a
           socket already holds on the cluster address or on every address. C(clock) is the host's time (seconds since the epoch) when the
           module started.
         - C(ipsec_supported) is true or false when O(check_ipsec) found out, null when it was not asked or could not
@@ -138,6 +140,8 @@ ansible_facts:
           - {name: bridge, subnets: [172.17.0.0/16]}
           - {name: host, subnets: []}
           - {name: none, subnets: []}
+        engine_overlay_networks: []
+        engine_cluster_store: consul://192.168.151.2:8500
         routes: [[192.168.151.0/24, eth1], [172.17.0.0/16, docker0]]
         listening: [tcp/22, tcp/7946, udp/4789, udp/7946]
         clock: 1795860000.25
@@ -176,7 +180,7 @@ from ansible_collections.mhnet.cluster.plugins.module_utils._docker_client impor
 )
 from ansible_collections.mhnet.cluster.plugins.module_utils._engine_service import EngineService
 from ansible_collections.mhnet.cluster.plugins.module_utils._errors import MhnetError
-from ansible_collections.mhnet.cluster.plugins.module_utils._networks import network_subnets, read_routes
+from ansible_collections.mhnet.cluster.plugins.module_utils._networks import network_subnets, overlay_network_states, read_routes
 from ansible_collections.mhnet.cluster.plugins.module_utils._plan import asks_for_encryption
 from ansible_collections.mhnet.cluster.plugins.module_utils._preflight import (
     IPSEC_PROBE_ARGS,
@@ -205,12 +209,14 @@ def engine_facts(params):
         version, info, networks = client.version(), client.info(), client.networks()
     except EngineError as exc:
         facts = dict(engine_reachable=False, engine_error=str(exc), engine_version="", engine_api_version="",
-                     hostname=socket.gethostname(), engine_networks=[])
+                     hostname=socket.gethostname(), engine_networks=[], engine_overlay_networks=[], engine_cluster_store="")
         facts.update(swarm_facts({}))
         return facts
     facts = dict(engine_reachable=True, engine_error="", engine_version=version.get("Version", ""),
                  engine_api_version=version.get("ApiVersion", ""), hostname=info.get("Name") or socket.gethostname(),
-                 engine_networks=network_subnets(networks))
+                 engine_networks=network_subnets(networks), engine_overlay_networks=overlay_network_states(networks),
+                 # the store the engine runs with (Docker 20.10's cluster-store; '' otherwise)
+                 engine_cluster_store=info.get("ClusterStore") or "")
     facts.update(swarm_facts(info))
     return facts
 

@@ -14,6 +14,7 @@ from ansible_collections.mhnet.cluster.plugins.module_utils._networks import (
     network_differences,
     network_subnets,
     network_summary,
+    overlay_network_states,
     parse_subnet,
     read_routes,
 )
@@ -257,3 +258,17 @@ def test_an_mtu_whose_vxlan_interface_linux_would_refuse_is_refused(mtu, refused
             desired_state(dict(mtu=mtu))
     else:
         assert desired_state(dict(mtu=mtu))["options"]["com.docker.network.driver.mtu"] == str(mtu)
+
+
+def test_overlay_network_states_keep_what_the_comparison_reads_of_overlay_networks_only():
+    listed = [
+        dict(Id="B", Name="bridge", Driver="bridge", IPAM=dict(Config=[dict(Subnet="172.17.0.0/16")])),
+        dict(Id="N1", Name="my-net", Driver="overlay", Scope="swarm", Attachable=True, Internal=False, Labels=None,
+             Options={"com.docker.network.driver.overlay.vxlanid_list": "4097"}, Created="2026-12-07T10:00:00Z",
+             IPAM=dict(Driver="default", Options=None, Config=[dict(Subnet="10.0.9.0/24", Gateway="10.0.9.1")])),
+    ]
+    states = overlay_network_states(listed)
+    assert states == [dict(Id="N1", Name="my-net", Driver="overlay", Scope="swarm", Attachable=True, Internal=False,
+                           Labels={}, Options={"com.docker.network.driver.overlay.vxlanid_list": "4097"},
+                           IPAM=dict(Config=[dict(Subnet="10.0.9.0/24", Gateway="10.0.9.1")]))]
+    assert network_differences(desired_state(dict(ipam_config=[dict(subnet="10.0.9.0/24")], attachable=True)), states[0]) == []

@@ -51,7 +51,7 @@ def test_the_tutorial_plan_holds_members_placements_and_mode_choices():
                       peers=[dict(name="mh-keystore", hostname="mh-keystore", address="192.168.151.2")],
                       tls=False, acl=False, tls_files={}),
         swarm={},
-        overlay=dict(auto_mtu=1500, networks=[], viewers=["mhs-demo0", "mhs-demo1"]),
+        overlay=dict(auto_mtu=1500, networks=[], viewers=["mhs-demo0", "mhs-demo1"], in_sync=[]),
     )
 
 
@@ -172,7 +172,7 @@ def test_swarm_mode_plans_no_keystore_and_the_first_engine_as_the_only_manager()
     assert plan["keystore"] == {}
     assert plan["swarm"] == dict(managers=["n1"], workers=["n2", "n3", "n4"], may_rejoin=[], control_leaves=False, port=2377)
     assert (plan["control_host"], plan["web_host"], plan["probe_host"]) == ("n1", "n1", "n2")
-    assert plan["overlay"] == dict(auto_mtu=1500, networks=[], viewers=["n1"])
+    assert plan["overlay"] == dict(auto_mtu=1500, networks=[], viewers=["n1"], in_sync=[])
     assert [plan["members"][name]["swarm_role"] for name in SWARM_NAMES] == ["manager", "worker", "worker", "worker"]
 
 
@@ -681,3 +681,54 @@ def test_a_tls_file_the_controller_lacks_is_a_plan_problem():
     assert problems == ["%s: mhnet_keystore_tls.key /tls/key.pem is not a file on the controller: give the path of an "
                         "existing PEM file (relative paths are taken from the playbook's directory)" % name
                         for name in ("mh-keystore", "mhs-demo0", "mhs-demo1")]
+
+
+def listed(network_id="N1", subnet="10.0.9.0/24", attachable=False, options=None, name="my-net"):
+    """An overlay network as preflight reports the engine lists it."""
+    return dict(Id=network_id, Name=name, Driver="overlay", Options=dict(options or {}),
+                IPAM=dict(Config=[dict(Subnet=subnet, Gateway="10.0.9.1")]), Attachable=attachable, Internal=False,
+                Labels={}, Scope="global")
+
+
+KV_STORE = "consul://192.168.151.2:8500"
+
+
+def kv_engines(demo0, demo1, store=KV_STORE):
+    return lab(**dict((name, dict(engine_overlay_networks=networks, engine_cluster_store=store))
+                      for name, networks in (("mhs-demo0", demo0), ("mhs-demo1", demo1))))
+
+
+@pytest.mark.parametrize("demo0, demo1, store, networks, in_sync", [
+    pytest.param([listed()], [listed()], KV_STORE, [net()], ["my-net"], id="every engine lists it, options as set"),
+    pytest.param([listed()], [], KV_STORE, [net()], [], id="an engine does not list it"),
+    pytest.param([listed()], [listed("N2")], KV_STORE, [net()], [], id="another ID on an engine (made again)"),
+    pytest.param([listed(subnet="10.0.8.0/24")], [listed(subnet="10.0.8.0/24")], KV_STORE, [net()], [],
+                 id="another subnet"),
+    pytest.param([listed()], [listed()], KV_STORE, [net(mtu=1400)], [], id="an option the engine lacks"),
+    pytest.param([listed(options={"com.docker.network.driver.mtu": "1400"})],
+                 [listed(options={"com.docker.network.driver.mtu": "1400"})], KV_STORE, [net(mtu=1400)], ["my-net"],
+                 id="the mtu option as set"),
+    pytest.param([listed()], [listed()], "consul://192.168.151.9:8500", [net()], [],
+                 id="engines that run with another store"),
+    pytest.param([listed()], [listed()], KV_STORE, [net(state="absent")], [], id="an entry to remove always runs"),
+    pytest.param([listed(), listed("N7", "10.0.7.0/24", name="b-net")], [listed()], KV_STORE,
+                 [net(), net("b-net", "10.0.7.0/24")], ["my-net"], id="each network on its own"),
+])
+def test_a_network_every_viewer_lists_as_planned_is_in_sync(demo0, demo1, store, networks, in_sync):
+    problems, plan = plan_for(kv_engines(demo0, demo1, store), overlay_networks=networks)
+    assert problems == []
+    assert plan["overlay"]["in_sync"] == in_sync
+
+
+def test_in_swarm_mode_a_network_is_in_sync_unless_the_control_host_leaves_its_swarm():
+    live = dict(member_of("", cluster="X1", manager=True, managers=["192.168.151.10:2377"]),
+                engine_overlay_networks=[listed(attachable=True)])
+    hosts = dict(n1=host("n1", "192.168.151.10", **live), n2=host("n2", "192.168.151.11"))
+    problems, plan = plan_for(hosts, keystores=[], engines=["n1", "n2"], mode="swarm", overlay_networks=[net()])
+    assert problems == [] and plan["overlay"]["viewers"] == ["n1"] and plan["swarm"]["control_leaves"] is False
+    assert plan["overlay"]["in_sync"] == ["my-net"]
+    live_elsewhere = dict(live, **member_of("", cluster="X1", manager=False, managers=["10.9.9.9:2377"]))
+    hosts["n1"] = host("n1", "192.168.151.10", force_rejoin=True, **live_elsewhere)
+    problems, plan = plan_for(hosts, keystores=[], engines=["n1", "n2"], mode="swarm", overlay_networks=[net()])
+    assert problems == [] and plan["swarm"]["control_leaves"] is True
+    assert plan["overlay"]["in_sync"] == []

@@ -86,7 +86,7 @@ def test_a_swarm_manager_is_described_by_the_shared_swarm_facts(capsys, tmp_path
         cluster_mtu=1500, cluster_prefix=24, kv_backends=None, problems=[], clock=CLOCK, engine_unit={},
         engine_networks=[dict(name="bridge", subnets=["172.17.0.0/16"]), dict(name="host", subnets=[]), dict(name="none", subnets=[])],
         routes=[["192.168.151.0/24", "eth1"], ["172.17.0.0/16", "docker0"]], ipsec_supported=None, ipsec_error="",
-        listening=["tcp/22"],
+        listening=["tcp/22"], engine_overlay_networks=[], engine_cluster_store="",
     )
 
 
