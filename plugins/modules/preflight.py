@@ -117,9 +117,9 @@ ansible_facts:
           C(engine_networks) lists the engine's networks with their subnets, C(routes) the host's IPv4 routes other than
           the default as [destination, interface] pairs. C(engine_overlay_networks) holds the engine's overlay
           networks as the engine lists them (ID, name, driver, options, IPAM pools, attachable, internal, labels,
-          scope), C(engine_cluster_store) the key-value store the engine runs with (empty without one). C(listening) lists the ports (C(tcp/PORT), C(udp/PORT)) a
-          socket already holds on the cluster address or on every address. C(clock) is the host's time (seconds since the epoch) when the
-          module started.
+          scope), C(engine_cluster_store) the key-value store the engine runs with (empty without one).
+          C(listening) lists the ports (C(tcp/PORT), C(udp/PORT)) a socket already holds on the cluster address or
+          on every address. C(clock) is the host's time (seconds since the epoch) when the module started.
         - C(ipsec_supported) is true or false when O(check_ipsec) found out, null when it was not asked or could not
           tell; C(ipsec_error) is what the kernel (or the probe) said.
       type: dict
