@@ -72,7 +72,7 @@ def test_a_network_removed_by_hand_is_made_again_by_the_next_run(engines, manage
     docker(engines[0], "rm", "--force", "web")
     docker(engines[-1], "rm", "--force", "probe")
     # the swarm frees the removed containers' network attachments (tasks) a moment later: bounded, 15 tries 2 s apart
-    for attempt in range(15):
+    for dummy in range(15):
         if manager.run("docker network rm my-net").rc == 0:
             break
         time.sleep(2)

@@ -727,7 +727,8 @@ def test_in_swarm_mode_a_network_is_in_sync_unless_the_control_host_leaves_its_s
     problems, plan = plan_for(hosts, keystores=[], engines=["n1", "n2"], mode="swarm", overlay_networks=[net()])
     assert problems == [] and plan["overlay"]["viewers"] == ["n1"] and plan["swarm"]["control_leaves"] is False
     assert plan["overlay"]["in_sync"] == ["my-net"]
-    live_elsewhere = dict(live, **member_of("", cluster="X1", manager=False, managers=["10.9.9.9:2377"]))
+    live_elsewhere = dict(live)
+    live_elsewhere.update(member_of("", cluster="X1", manager=False, managers=["10.9.9.9:2377"]))
     hosts["n1"] = host("n1", "192.168.151.10", force_rejoin=True, **live_elsewhere)
     problems, plan = plan_for(hosts, keystores=[], engines=["n1", "n2"], mode="swarm", overlay_networks=[net()])
     assert problems == [] and plan["swarm"]["control_leaves"] is True
