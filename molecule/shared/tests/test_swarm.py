@@ -61,28 +61,12 @@ def test_the_stack_web_service_runs_on_its_node_and_answers_from_another(engines
     assert "Welcome to nginx!" in fetch_page(engines[-1], "mhnet_app")
 
 
-def test_a_network_removed_by_hand_is_made_again_by_the_next_run(engines, manager, run_site, fetch_page, docker):
-    """A run with nothing to do skips the overlay phase (the plan proved my-net in sync from preflight's facts); a
-    network removed by hand is not in sync, and the next run makes it again and runs web and the probe on it."""
+def test_a_run_with_nothing_to_do_skips_the_overlay_phase(run_site):
+    """The plan proved my-net in sync from preflight's facts: the overlay role makes no call for it."""
     rc, output = run_site()
     assert rc == 0, output[-3000:]
     overlay_task = output.split("Create the overlay networks once")[1].split("TASK")[0]
     assert re.search(r"skipping: \[[^]]+\] => \(item=my-net\)", overlay_task), overlay_task
-    before = docker(manager, "network", "inspect", "--format", "{{.Id}}", "my-net")
-    docker(engines[0], "rm", "--force", "web")
-    docker(engines[-1], "rm", "--force", "probe")
-    # the swarm frees the removed containers' network attachments (tasks) a moment later: bounded, 15 tries 2 s apart
-    for dummy in range(15):
-        if manager.run("docker network rm my-net").rc == 0:
-            break
-        time.sleep(2)
-    assert manager.run("docker network inspect my-net").rc != 0, "my-net could not be removed within 30 s"
-    rc, output = run_site()
-    assert rc == 0, output[-3000:]
-    after = docker(manager, "network", "inspect", "--format", "{{.Id}}", "my-net")
-    assert after and after != before
-    assert docker(engines[0], "inspect", "--format", "{{.State.Running}}", "web") == "true"
-    assert "Welcome to nginx!" in fetch_page(engines[-1])
 
 
 def swarm_identity(host, docker):
