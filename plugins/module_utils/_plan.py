@@ -505,7 +505,7 @@ def networks_in_sync(networks, plan, facts):
     """Names of the resolved networks the overlay phase has nothing to do for, proven from preflight's facts: every
     viewer lists the network with one ID, and the control host's engine has it with every option the entry sets.
 
-    None when the run may change what the engines see: a control host that leaves its swarm, or (key-value mode) an
+    Empty when the run may change what the engines see: a control host that leaves its swarm, or (key-value mode) an
     engine that runs with another store than the planned one. Entries with state absent always run.
     """
     control, viewers = plan["control_host"], plan["overlay"]["viewers"]
