@@ -21,6 +21,28 @@ ESP_OVERHEAD = 26
 LINK_MTU_MIN = 68
 
 MTU_OPTION = "com.docker.network.driver.mtu"
+# The options of one overlay network (the overlay_network module's argument spec less the engine connection): the
+# plan checks every overlay_networks entry against it before any host changes.
+NETWORK_OPTIONS = dict(
+    name=dict(type="str", required=True),
+    state=dict(type="str", choices=["present", "absent"], default="present"),
+    driver=dict(type="str", default="overlay"),
+    driver_options=dict(type="dict"),
+    ipam_config=dict(
+        type="list",
+        elements="dict",
+        options=dict(subnet=dict(type="str", required=True), gateway=dict(type="str"), ip_range=dict(type="str")),
+    ),
+    attachable=dict(type="bool"),
+    internal=dict(type="bool"),
+    labels=dict(type="dict"),
+    mtu=dict(type="int"),
+    encrypted=dict(type="bool"),
+    scope=dict(type="str", choices=["local", "global", "swarm"]),
+    recreate=dict(type="bool", default=False),
+    force=dict(type="bool", default=False),
+    check_overlap=dict(type="bool", default=True),
+)
 # inspect_network() keys of an IPAM pool, by the module's ipam_config keys
 IPAM_KEYS = (("subnet", "Subnet"), ("gateway", "Gateway"), ("ip_range", "IPRange"))
 

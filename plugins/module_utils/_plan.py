@@ -15,10 +15,14 @@ import ipaddress
 import os
 import re
 
+from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
+from ansible.module_utils.errors import RequiredError, UnsupportedError
+
 from ansible_collections.mhnet.cluster.plugins.module_utils._networks import (
     ESP_OVERHEAD,
     LINK_MTU_MIN,
     MTU_OPTION,
+    NETWORK_OPTIONS,
     VXLAN_OVERHEAD,
     NetworkSpecError,
     as_engine_networks,
@@ -47,11 +51,12 @@ SWARM_ROLES = ("manager", "worker")
 # The overlay networks when the inventory sets no overlay_networks (the preflight role passes it only when set): the
 # one default list, checked and published resolved (plan.overlay.networks) for the overlay role.
 DEFAULT_OVERLAY_NETWORKS = [dict(name="my-net", ipam_config=[dict(subnet="10.0.9.0/24")])]
-# The keys of an overlay_networks entry and of its ipam_config pools: the preflight role's argument spec
-# (roles/preflight/meta/argument_specs.yml; a unit test keeps them equal).
-OVERLAY_KEYS = ("name", "state", "driver", "driver_options", "ipam_config", "attachable", "internal", "labels", "mtu",
-                "encrypted", "scope", "recreate", "force", "check_overlap")
-OVERLAY_POOL_KEYS = ("subnet", "gateway", "ip_range")
+# The keys of an overlay_networks entry and of its ipam_config pools: the overlay_network module's options.
+OVERLAY_KEYS = tuple(NETWORK_OPTIONS)
+OVERLAY_POOL_KEYS = tuple(NETWORK_OPTIONS["ipam_config"]["options"])
+# What an entry's values are checked against: the module's spec less mtu, which the plan also takes as "auto" and
+# checks itself (overlay_mtu_problems).
+_ENTRY_SPEC = dict((key, option) for key, option in NETWORK_OPTIONS.items() if key != "mtu")
 # Network names Docker accepts. Swarm (swarmkit's controlapi validateAnnotations): a DNS name component of at most
 # 63 characters. A key-value engine checks nothing, but resolves and lists the name as it does its other objects'
 # (moby's names.RestrictedNamePattern), so a name like 'my net!' is created and then unusable.
@@ -313,7 +318,19 @@ def overlay_key_problems(networks):
                 problems.append("%s is %r, not a mapping: give each pool as subnet: ..., gateway: ..., ip_range: ..." % (pool_where, pool))
             else:
                 problems += _unknown_keys(pool_where, pool, OVERLAY_POOL_KEYS)
+        if all(isinstance(pool, dict) for pool in pools):
+            problems += _value_problems(where, entry)
     return problems
+
+
+def _value_problems(where, entry):
+    """What the overlay_network module would refuse in an entry's values (types, choices, a pool without a subnet);
+    unknown keys and a missing name are named by overlay_key_problems."""
+    values = dict((key, value) for key, value in entry.items() if key in _ENTRY_SPEC)
+    result = ArgumentSpecValidator(_ENTRY_SPEC).validate(values)
+    return ["%s: %s; the overlay phase would refuse this after the engines changed: fix it" % (where, error.msg)
+            for error in result.errors
+            if not isinstance(error, UnsupportedError) and not (isinstance(error, RequiredError) and "name" in error.msg.split(": ")[-1].split(", "))]
 
 
 def _present_entries(networks):

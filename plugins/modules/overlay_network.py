@@ -161,6 +161,7 @@ from ansible_collections.mhnet.cluster.plugins.module_utils._docker_client impor
 from ansible_collections.mhnet.cluster.plugins.module_utils._errors import MhnetError
 from ansible_collections.mhnet.cluster.plugins.module_utils._networks import (
     IPAM_KEYS,
+    NETWORK_OPTIONS,
     NetworkConflictError,
     describe,
     desired_state,
@@ -275,26 +276,7 @@ class OverlayNetwork:
 
 def main():
     argument_spec = copy.deepcopy(DOCKER_COMMON_ARGS)
-    argument_spec.update(
-        name=dict(type="str", required=True),
-        state=dict(type="str", choices=["present", "absent"], default="present"),
-        driver=dict(type="str", default="overlay"),
-        driver_options=dict(type="dict"),
-        ipam_config=dict(
-            type="list",
-            elements="dict",
-            options=dict(subnet=dict(type="str", required=True), gateway=dict(type="str"), ip_range=dict(type="str")),
-        ),
-        attachable=dict(type="bool"),
-        internal=dict(type="bool"),
-        labels=dict(type="dict"),
-        mtu=dict(type="int"),
-        encrypted=dict(type="bool"),
-        scope=dict(type="str", choices=["local", "global", "swarm"]),
-        recreate=dict(type="bool", default=False),
-        force=dict(type="bool", default=False),
-        check_overlap=dict(type="bool", default=True),
-    )
+    argument_spec.update(copy.deepcopy(NETWORK_OPTIONS))
     module = AnsibleModule(argument_spec=argument_spec, required_together=DOCKER_REQUIRED_TOGETHER, supports_check_mode=True)
     try:
         module.exit_json(**OverlayNetwork(module, connect(module.params)).run())

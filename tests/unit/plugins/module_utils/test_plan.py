@@ -277,7 +277,6 @@ import yaml  # noqa: E402
 from ansible_collections.mhnet.cluster.plugins.module_utils._plan import (  # noqa: E402
     DEFAULT_OVERLAY_NETWORKS,
     OVERLAY_KEYS,
-    OVERLAY_POOL_KEYS,
 )
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))))
@@ -510,12 +509,6 @@ def test_every_bad_input_is_reported_at_once_with_its_host():
 def load_yaml(*parts):
     with open(os.path.join(REPO, *parts)) as handle:
         return yaml.safe_load(handle)
-
-
-def test_the_plan_knows_the_keys_the_preflight_role_accepts():
-    spec = load_yaml("roles", "preflight", "meta", "argument_specs.yml")["argument_specs"]["main"]["options"]["overlay_networks"]
-    assert sorted(OVERLAY_KEYS) == sorted(spec["options"])
-    assert sorted(OVERLAY_POOL_KEYS) == sorted(spec["options"]["ipam_config"]["options"])
 
 
 def test_the_preflight_role_documents_the_plans_default_list():
