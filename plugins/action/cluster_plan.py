@@ -16,20 +16,20 @@ from ansible_collections.mhnet.cluster.plugins.module_utils._keystore_security i
 from ansible_collections.mhnet.cluster.plugins.module_utils._plan import (
     CLOCK_SKEW_MAX,
     DEFAULT_OVERLAY_NETWORKS,
-    SWARM_MANAGER_PORT,
     make_plan,
 )
 
 ARGUMENT_SPEC = dict(
     mode=dict(type="str", choices=["kv", "swarm"], default="kv"),
     keystore_backend=dict(type="str", default="consul", no_log=False),
-    keystore_port=dict(type="int", default=0, no_log=False),
+    # None: unset (the default); a value out of range or 0 is one of the plan's problems
+    keystore_port=dict(type="int", no_log=False),
     keystore_group=dict(type="str", default="keystore", no_log=False),
     docker_group=dict(type="str", default="docker_hosts"),
     # raw elements: an entry that is not a mapping is one of the plan's problems, reported with all the others
     overlay_networks=dict(type="list", elements="raw"),
     clock_skew_max=dict(type="float", default=CLOCK_SKEW_MAX),
-    swarm_port=dict(type="int", default=SWARM_MANAGER_PORT),
+    swarm_port=dict(type="int"),
 )
 
 
@@ -97,6 +97,7 @@ class ActionModule(ActionBase):
             hosts[name] = dict(facts=(host.get("ansible_facts") or {}).get("mhnet_host"), swarm_role=host.get("mhnet_swarm_role") or "",
                                force_rejoin=bool(host.get("mhnet_swarm_force_rejoin", False)),
                                state=host.get("mhnet_state") or "present",
+                               advertise_port=host.get("engine_advertise_port"),
                                security=security_inputs(host, self._loader.path_dwim))
         problems, plan = make_plan(args, hosts, groups.get(args["keystore_group"], []), groups.get(args["docker_group"], []))
         problems = network_problems + problems

@@ -5,7 +5,8 @@
 """The cluster plan: every cross-host rule and every placement, as pure functions of the hosts' preflight facts.
 
 The `cluster_plan` action plugin feeds these functions from the inventory; roles read only what they return.
-Nothing here imports Ansible, so every rule is unit-tested on plain dicts.
+Nothing here imports Ansible but its argument-spec validator (for the overlay entries, against the overlay_network
+module's own options), so every rule is unit-tested on plain dicts.
 """
 
 from __future__ import annotations
@@ -80,6 +81,39 @@ KEYSTORE_PEER_PORTS = dict(consul=(("tcp", 8300, "Consul server RPC"), ("tcp", 8
                            etcd=(("tcp", 2380, "etcd peers"),))
 # The managers' port (joins and Raft) unless mhnet_swarm_port says otherwise.
 SWARM_MANAGER_PORT = 2377
+PORT_RANGE = (1, 65535)
+
+
+def port_problems(settings, hosts):
+    """Port settings that are not TCP ports, or that take a port the mode's engines already use.
+
+    Checked here, before any host changes: out of range, the store crash-loops after it was recreated, `docker swarm
+    init` fails after the images were loaded, and the connectivity check cannot bind. None means unset (the default).
+    """
+    mode = settings["mode"]
+    taken = dict((port, purpose) for protocol, port, purpose in ENGINE_PORTS if protocol == "tcp")
+    given = []
+    if mode == "kv":
+        default = "the backend's own (%d for Consul, %d with TLS, %d for etcd)" % (KEYSTORE_PORTS["consul"], CONSUL_HTTPS_PORT,
+                                                                                   KEYSTORE_PORTS["etcd"])
+        given.append(("mhnet_keystore_port", settings.get("keystore_port"), default))
+        given += [("%s: engine_advertise_port" % name, host.get("advertise_port"), "2376") for name, host in sorted(hosts.items())
+                  if host.get("state", "present") == "present"]
+    else:
+        given.append(("mhnet_swarm_port", settings.get("swarm_port"), str(SWARM_MANAGER_PORT)))
+    problems = []
+    for variable, port, default in given:
+        if port is None:
+            continue
+        if isinstance(port, str) and port.strip().isdigit():  # -e engine_advertise_port=2376 gives a string
+            port = int(port)
+        if isinstance(port, bool) or not isinstance(port, int) or not PORT_RANGE[0] <= port <= PORT_RANGE[1]:
+            problems.append("%s is %r, not a TCP port (%d-%d): give a port number, or leave it unset for the default, %s"
+                            % (variable, port, PORT_RANGE[0], PORT_RANGE[1], default))
+        elif port in taken and not variable.endswith("engine_advertise_port"):
+            problems.append("%s is %d, the port of %s, which every engine of the cluster uses: give another port, or leave "
+                            "it unset for the default, %s" % (variable, port, taken[port], default))
+    return problems
 
 
 def member(facts, swarm_role=""):
@@ -580,16 +614,18 @@ def cluster_connectivity(plan, facts):
 def make_plan(settings, hosts, keystores, engines, exists=os.path.isfile):
     """(problems, plan) for the play.
 
-    settings: mode, keystore_backend, keystore_port (0: the backend's own); overlay_networks (the overlay role's list,
-    none when absent), clock_skew_max (seconds, CLOCK_SKEW_MAX when absent, 0: not checked), swarm_port (0: 2377).
+    settings: mode, keystore_backend, keystore_port (None: the backend's own); overlay_networks (the overlay role's
+    list, none when absent), clock_skew_max (seconds, CLOCK_SKEW_MAX when absent, 0: not checked), swarm_port (None:
+    2377). Ports are checked by port_problems.
     hosts: every host of the play -> {'facts': its mhnet_host fact or None, 'swarm_role': str, 'force_rejoin': bool,
+    'advertise_port': its engine_advertise_port when the inventory sets it, else None,
     'state': 'present' or 'absent' (mhnet_state; absent: the engine leaves the cluster), 'security': what
     _keystore_security reads of it (TLS paths, token digests; {} when absent)}.
     keystores, engines: inventory names of the keystore and engine groups, in inventory order.
     exists: whether a path on the controller is a file (the TLS files given).
     """
     mode = settings["mode"]
-    problems = host_problems(hosts)
+    problems = host_problems(hosts) + port_problems(settings, hosts)
     facts = dict((name, host["facts"]) for name, host in hosts.items() if host.get("facts"))
     keystores = [name for name in keystores if name in facts]
     engines = [name for name in engines if name in facts]

@@ -57,9 +57,10 @@ options:
     type: str
     default: consul
   keystore_port:
-    description: Client port of the store; V(0) means the backend's own (8500 for Consul, 8501 with TLS, 2379 for etcd).
+    description:
+      - Client port of the store (1-65535); unset, the backend's own (8500 for Consul, 8501 with TLS, 2379 for etcd).
+      - A port out of range, or 7946 (the engines' gossip), is refused with the other problems.
     type: int
-    default: 0
   keystore_group:
     description: Inventory group of the keystore hosts (C(kv) mode).
     type: str
@@ -88,9 +89,10 @@ options:
     type: float
     default: 10
   swarm_port:
-    description: Port the swarm managers listen on (C(swarm) mode), on their cluster address.
+    description:
+      - Port the swarm managers listen on (C(swarm) mode), on their cluster address (1-65535); unset, 2377.
+      - A port out of range, or 7946 (the engines' gossip), is refused with the other problems.
     type: int
-    default: 2377
 author:
   - mhnet.cluster maintainers (@mhnet-cluster)
 """

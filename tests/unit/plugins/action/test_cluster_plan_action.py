@@ -133,3 +133,12 @@ def test_networks_that_are_not_a_list_are_refused_naming_the_host(run):
     assert result["problems"][:2] == ['mhs-demo0: overlay_networks is "my-net", not a list: give a list of networks, each a '
                                       'mapping with a name', 'mhs-demo1: overlay_networks is "my-net", not a list: give a '
                                       'list of networks, each a mapping with a name']
+
+
+def test_ports_out_of_range_fail_with_the_other_problems_and_unset_ones_take_the_defaults(run):
+    task_vars = inventory(**{"mhs-demo1": dict(engine_advertise_port="70000")})
+    result = run(dict(keystore_port=0), task_vars)
+    assert result["failed"] is True
+    assert [problem.split(",")[0] for problem in result["problems"]] == [
+        "mhnet_keystore_port is 0", "mhs-demo1: engine_advertise_port is 70000"]
+    assert run(dict(mode="swarm"), inventory())["plan"]["swarm"]["port"] == 2377

@@ -1,11 +1,13 @@
 """Every cross-host rule of the cluster plan, and the plan itself, on plain dicts."""
 
+import copy
+
 import pytest
 
 from ansible_collections.mhnet.cluster.plugins.module_utils._connectivity import host_connections
 from ansible_collections.mhnet.cluster.plugins.module_utils._plan import make_plan
 
-SETTINGS = dict(mode="kv", keystore_backend="consul", keystore_port=0)
+SETTINGS = dict(mode="kv", keystore_backend="consul", keystore_port=None)
 KEYSTORES, ENGINES = ("mh-keystore",), ("mhs-demo0", "mhs-demo1")
 
 
@@ -56,13 +58,42 @@ def test_the_tutorial_plan_holds_members_placements_and_mode_choices():
 
 
 @pytest.mark.parametrize("backend, port, url", [
-    ("consul", 0, "consul://192.168.151.2:8500"),
-    ("etcd", 0, "etcd://192.168.151.2:2379"),
+    ("consul", None, "consul://192.168.151.2:8500"),
+    ("etcd", None, "etcd://192.168.151.2:2379"),
     ("consul", 18500, "consul://192.168.151.2:18500"),
 ])
 def test_keystore_url_per_backend_and_port(backend, port, url):
     problems, plan = plan_for(TUTORIAL, keystore_backend=backend, keystore_port=port)
     assert problems == [] and plan["keystore"]["url"] == url
+
+
+@pytest.mark.parametrize("settings, advertise_port, expected", [
+    pytest.param(dict(keystore_port=70000), None, "mhnet_keystore_port is 70000, not a TCP port (1-65535): give a port number, "
+                 "or leave it unset for the default, the backend's own (8500 for Consul, 8501 with TLS, 2379 for etcd)", id="store port too high"),
+    pytest.param(dict(keystore_port=0), None, "mhnet_keystore_port is 0, not a TCP port (1-65535)", id="store port 0"),
+    pytest.param(dict(keystore_port=7946), None, "mhnet_keystore_port is 7946, the port of engine gossip", id="store port taken"),
+    pytest.param(dict(mode="swarm", swarm_port=70000), None, "mhnet_swarm_port is 70000, not a TCP port (1-65535): give a port "
+                 "number, or leave it unset for the default, 2377", id="swarm port too high"),
+    pytest.param(dict(mode="swarm", swarm_port=-1), None, "mhnet_swarm_port is -1, not a TCP port", id="swarm port negative"),
+    pytest.param(dict(), 99999, "mhs-demo0: engine_advertise_port is 99999, not a TCP port (1-65535)", id="advertise port"),
+    pytest.param(dict(), "http", "mhs-demo0: engine_advertise_port is 'http', not a TCP port", id="advertise port not a number"),
+])
+def test_a_port_that_is_not_one_is_refused_by_the_plan(settings, advertise_port, expected):
+    hosts = copy.deepcopy(TUTORIAL)
+    hosts["mhs-demo0"]["advertise_port"] = advertise_port
+    problems, dummy = plan_for(hosts, **settings)
+    assert [problem for problem in problems if expected in problem], problems
+    assert len(problems) == 1, problems
+
+
+@pytest.mark.parametrize("settings, advertise_port", [
+    (dict(keystore_port=1), "2376"), (dict(keystore_port=65535), 12376), (dict(mode="swarm", swarm_port=65535), None),
+    (dict(mode="swarm", swarm_port=None), 99999),  # the advertise port means nothing in swarm mode
+])
+def test_ports_within_range_are_taken(settings, advertise_port):
+    hosts = copy.deepcopy(TUTORIAL)
+    hosts["mhs-demo0"]["advertise_port"] = advertise_port
+    assert not [problem for problem in plan_for(hosts, **settings)[0] if "port" in problem]
 
 
 def test_zookeeper_is_refused_citing_the_upstream_issue():
@@ -650,7 +681,7 @@ def with_security(hosts, **security):
 TLS = dict(ca="/tls/ca.pem", cert="/tls/cert.pem", key="/tls/key.pem")
 
 
-@pytest.mark.parametrize("backend, port, expected_port", [("consul", 0, 8501), ("consul", 18501, 18501)])
+@pytest.mark.parametrize("backend, port, expected_port", [("consul", None, 8501), ("consul", 18501, 18501)])
 def test_tls_makes_consuls_port_its_https_one_unless_the_inventory_gives_one(backend, port, expected_port):
     problems, plan = make_plan(dict(SETTINGS, keystore_backend=backend, keystore_port=port),
                                with_security(TUTORIAL, tls=TLS), KEYSTORES, ENGINES, exists=lambda path: True)
