@@ -383,7 +383,11 @@ def overlay_name_problems(networks, mode):
         name = entry["name"]
         if name in PREDEFINED_NETWORKS:
             problems.append("%s: '%s' is the name of a network Docker makes itself: give the network another name" % (_where(index, entry), name))
-        elif not pattern.match(name) or len(name) > longest:
+        elif pattern.match(name) and len(name) > longest:
+            problems.append("%s: '%s' is %d characters long, more than the %d Docker accepts for a network name in %s mode: "
+                            "shorten it, for example to '%s'" % (_where(index, entry), name, len(name), longest,
+                                                                "swarm" if mode == "swarm" else "key-value", name[:longest].rstrip("-_.")))
+        elif not pattern.match(name):
             problems.append("%s: '%s' is not a network name Docker accepts in %s mode (%s): rename it, for example '%s'"
                             % (_where(index, entry), name, "swarm" if mode == "swarm" else "key-value", rule,
                                re.sub(r"[^a-zA-Z0-9]+", "-", name).strip("-") or "my-net"))

@@ -37,6 +37,13 @@ def parse_ip_addr(output):
 def choose_advertise(addresses, interface=None, address=None, default_interface=None):
     """Pick the interface and IPv4 address the host advertises to the cluster; return (interface, address, problem)."""
     if address:
+        try:
+            version = ipaddress.ip_address(address).version
+        except ValueError:
+            return None, None, "mhnet_cluster_address %r is not an IP address: give the IPv4 address the host advertises" % address
+        if version != 4:
+            return None, None, ("mhnet_cluster_address %s is an IPv6 address: the collection builds IPv4 clusters only (the "
+                                "engines advertise, gossip and carry VXLAN over IPv4 here): give the host's IPv4 address" % address)
         holders = [name for name, addr, dummy in addresses if addr == address]
         if not holders:
             return None, None, "no interface holds the cluster address %s (addresses here: %s): fix mhnet_cluster_address" % (

@@ -410,7 +410,9 @@ GWBRIDGE = dict(engine_networks=BLANK_ENGINE["engine_networks"] + [dict(name="do
                  ["overlay_networks[0] 'my.net': 'my.net' is not a network name Docker accepts in swarm mode (letters and digits, "
                   "joined by single or repeated '-' or '_', at most 63 characters (a DNS name component)): rename it, for "
                   "example 'my-net'"], id="swarm: a DNS name component"),
-    pytest.param([net("n" * 64)], "swarm", {}, ["is not a network name Docker accepts in swarm mode"], id="swarm: 64 characters"),
+    pytest.param([net("n" * 64)], "swarm", {},
+                 ["overlay_networks[0] '%s': '%s' is 64 characters long, more than the 63 Docker accepts for a network name in swarm "
+                  "mode: shorten it, for example to '%s'" % ("n" * 64, "n" * 64, "n" * 63)], id="swarm: 64 characters"),
     pytest.param([net("bridge", "10.0.9.0/24")], "kv", {},
                  ["overlay_networks[0] 'bridge': 'bridge' is the name of a network Docker makes itself: give the network another name"],
                  id="Docker's own network"),

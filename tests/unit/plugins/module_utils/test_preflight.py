@@ -59,6 +59,8 @@ def test_choose_advertise_finds_the_interface(interface, address, default, expec
     ("eth0", "192.168.151.3", None, "is on eth1, not on mhnet_cluster_interface eth0"),
     ("eth7", None, None, "interface eth7 has no IPv4 address or does not exist"),
     (None, None, None, "no cluster interface given and no default route"),
+    (None, "fd00::3", "eth0", "mhnet_cluster_address fd00::3 is an IPv6 address: the collection builds IPv4 clusters only"),
+    (None, "mhs-demo0", "eth0", "mhnet_cluster_address 'mhs-demo0' is not an IP address: give the IPv4 address"),
 ])
 def test_choose_advertise_explains_what_is_wrong(interface, address, default, message):
     found_interface, found_address, problem = choose_advertise(ADDRESSES, interface, address, default)
