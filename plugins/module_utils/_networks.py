@@ -107,6 +107,54 @@ def overlay_network_states(engine_networks):
             for network in engine_networks if network.get("Driver") == "overlay"]
 
 
+# Docker's local address pools when daemon.json sets no default-address-pools (libnetwork ipamutils): docker0 and
+# docker_gwbridge take the first chunk of these that no network or route of the host overlaps.
+DEFAULT_ADDRESS_POOLS = tuple([dict(base="172.%d.0.0/16" % octet, size=16) for octet in range(17, 32)] + [dict(base="192.168.0.0/16", size=20)])
+
+
+def _first_free_chunk(pools, taken):
+    for pool in pools:
+        base = _network_or_none(pool.get("base") if isinstance(pool, dict) else None)
+        size = pool.get("size") if isinstance(pool, dict) else None
+        if base is None or base.version != 4 or not isinstance(size, int) or not base.prefixlen <= size <= 32:
+            continue
+        for chunk in base.subnets(new_prefix=size):
+            if not any(chunk.overlaps(other) for other in taken):
+                return chunk
+    return None
+
+
+def upcoming_networks(config, engine_networks, routes):
+    """[{name, subnet, why}] of the local networks the engine will have that it does not have yet, which an overlay
+    subnet must not overlap either: docker0 as daemon.json's bip says, when the running engine has another (applied
+    at its next restart), and docker_gwbridge while it does not exist (Docker makes it with the first container on an
+    overlay network, from the first chunk of the address pools that no network or route overlaps).
+
+    config: daemon.json as the engine will start with it; engine_networks: network_subnets(); routes: read_routes()."""
+    live = dict((network.get("name"), network.get("subnets") or []) for network in engine_networks)
+    taken = [other for other in (_network_or_none(subnet) for subnets in live.values() for subnet in subnets) if other is not None]
+    taken += [other for other in (_network_or_none(destination) for destination, dummy in routes) if other is not None and other.prefixlen]
+    upcoming = []
+    bip = _interface_network_or_none(config.get("bip"))
+    if bip is not None and str(bip) not in live.get("bridge", []):
+        upcoming.append(dict(name="docker0", subnet=str(bip), why="daemon.json's bip, which the engine applies when it restarts"))
+        taken.append(bip)
+    if "docker_gwbridge" not in live:
+        chunk = _first_free_chunk(config.get("default-address-pools") or DEFAULT_ADDRESS_POOLS, taken)
+        if chunk is not None:
+            upcoming.append(dict(name="docker_gwbridge", subnet=str(chunk),
+                                 why="which Docker makes with the first container on an overlay network"))
+    return upcoming
+
+
+def _interface_network_or_none(text):
+    """The network of an address with its prefix (bip: 10.0.9.1/24 -> 10.0.9.0/24), or None."""
+    try:
+        return ipaddress.ip_interface(text).network if isinstance(text, str) else None
+    except ValueError:
+        return None
+
+
 def as_engine_networks(summaries):
     """network_subnets() output back in the engine's shape, for find_overlaps."""
     return [{"Name": summary.get("name"), "IPAM": {"Config": [{"Subnet": subnet} for subnet in summary.get("subnets") or []]}}

@@ -385,8 +385,9 @@ def overlay_name_problems(networks, mode):
             problems.append("%s: '%s' is the name of a network Docker makes itself: give the network another name" % (_where(index, entry), name))
         elif pattern.match(name) and len(name) > longest:
             problems.append("%s: '%s' is %d characters long, more than the %d Docker accepts for a network name in %s mode: "
-                            "shorten it, for example to '%s'" % (_where(index, entry), name, len(name), longest,
-                                                                "swarm" if mode == "swarm" else "key-value", name[:longest].rstrip("-_.")))
+                            "shorten it, for example to '%s'"
+                            % (_where(index, entry), name, len(name), longest, "swarm" if mode == "swarm" else "key-value",
+                               name[:longest].rstrip("-_.")))
         elif not pattern.match(name):
             problems.append("%s: '%s' is not a network name Docker accepts in %s mode (%s): rename it, for example '%s'"
                             % (_where(index, entry), name, "swarm" if mode == "swarm" else "key-value", rule,
@@ -436,8 +437,9 @@ def overlay_subnet_problems(networks):
 
 def overlay_overlap_problems(networks, facts, engines):
     """Subnets of the list that overlap a network or a route on any engine (docker0, docker_gwbridge, the cluster and
-    management networks...): containers could not reach those addresses. A network of the entry's own name is the
-    entry itself (a re-run); an entry with check_overlap: false is not checked."""
+    management networks...), or a local network the engine will have (preflight's engine_upcoming_networks: a pending
+    bip, docker_gwbridge not made yet): containers could not reach those addresses, or could not start. A network of
+    the entry's own name is the entry itself (a re-run); an entry with check_overlap: false is not checked."""
     problems = []
     for index, entry, subnet in _pools(networks):
         if entry.get("check_overlap") is False:
@@ -447,6 +449,9 @@ def overlay_overlap_problems(networks, facts, engines):
             host = facts.get(name) or {}
             overlaps = find_overlaps(subnet, as_engine_networks(host.get("engine_networks") or []), host.get("routes") or [],
                                      exclude_name=entry["name"])
+            overlaps += ["%s's %s to come, %s" % (upcoming["name"], upcoming["subnet"], upcoming["why"])
+                         for upcoming in host.get("engine_upcoming_networks") or []
+                         if ipaddress.ip_network(upcoming["subnet"]).overlaps(subnet)]
             if overlaps:
                 by_overlaps.setdefault(", ".join(overlaps), []).append(name)
         if by_overlaps:

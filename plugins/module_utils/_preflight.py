@@ -63,6 +63,14 @@ def choose_advertise(addresses, interface=None, address=None, default_interface=
     return interface, on_interface[0], None
 
 
+def daemon_json_config(path):
+    """daemon.json as the engine will start with it ({} when missing or unreadable: daemon_json_problem reports that)."""
+    try:
+        return read_daemon_json(path)[1]
+    except DaemonJsonError:
+        return {}
+
+
 def daemon_json_problem(path, mode):
     """A problem with the engine's daemon.json at path for the chosen mode, or None (a missing file is fine)."""
     try:

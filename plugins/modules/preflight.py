@@ -115,7 +115,10 @@ ansible_facts:
           engine does not answer; C(kv_backends) is null outside the key-value mode or without a local C(dockerd).
         - C(cluster_prefix) is the prefix length of the cluster address on its interface (0 when there is none).
           C(engine_networks) lists the engine's networks with their subnets, C(routes) the host's IPv4 routes other than
-          the default as [destination, interface] pairs. C(engine_overlay_networks) holds the engine's overlay
+          the default as [destination, interface] pairs. C(engine_upcoming_networks) lists the local networks the engine
+          will have but has not yet (docker0 as daemon.json's C(bip) says, applied at the next restart; docker_gwbridge,
+          made with the first container on an overlay network, from the first free chunk of the address pools), each
+          with its name, subnet and why. C(engine_overlay_networks) holds the engine's overlay
           networks as the engine lists them (ID, name, driver, options, IPAM pools, attachable, internal, labels,
           scope), C(engine_cluster_store) the key-value store the engine runs with (empty without one).
           C(listening) lists the ports (C(tcp/PORT), C(udp/PORT)) a socket already holds on the cluster address or
@@ -140,6 +143,8 @@ ansible_facts:
           - {name: bridge, subnets: [172.17.0.0/16]}
           - {name: host, subnets: []}
           - {name: none, subnets: []}
+        engine_upcoming_networks:
+          - {name: docker_gwbridge, subnet: 172.18.0.0/16, why: which Docker makes with the first container on an overlay network}
         engine_overlay_networks: []
         engine_cluster_store: consul://192.168.151.2:8500
         routes: [[192.168.151.0/24, eth1], [172.17.0.0/16, docker0]]
@@ -180,13 +185,14 @@ from ansible_collections.mhnet.cluster.plugins.module_utils._docker_client impor
 )
 from ansible_collections.mhnet.cluster.plugins.module_utils._engine_service import EngineService
 from ansible_collections.mhnet.cluster.plugins.module_utils._errors import MhnetError
-from ansible_collections.mhnet.cluster.plugins.module_utils._networks import network_subnets, overlay_network_states, read_routes
+from ansible_collections.mhnet.cluster.plugins.module_utils._networks import network_subnets, overlay_network_states, read_routes, upcoming_networks
 from ansible_collections.mhnet.cluster.plugins.module_utils._plan import asks_for_encryption
 from ansible_collections.mhnet.cluster.plugins.module_utils._preflight import (
     IPSEC_PROBE_ARGS,
     address_prefix,
     choose_advertise,
     compiled_kv_backends,
+    daemon_json_config,
     daemon_json_problem,
     ipsec_support,
     listening_ports,
@@ -308,6 +314,9 @@ def inspect_host(module):
     facts.update(cluster_interface=interface or "", cluster_address=address or "", cluster_mtu=interface_mtu(interface),
                  cluster_prefix=address_prefix(addresses, interface, address), routes=host_routes(),
                  listening=host_listening(address))
+    # The local networks the engine will have but has not yet, against which the plan checks overlay subnets too.
+    facts["engine_upcoming_networks"] = (upcoming_networks(daemon_json_config(p["daemon_json"]), facts["engine_networks"], facts["routes"])
+                                         if facts["engine_reachable"] else [])
     facts.update(ipsec_facts(module, ip))
     facts["kv_backends"] = kv_backends(module)
     try:

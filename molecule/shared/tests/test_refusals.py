@@ -103,6 +103,8 @@ BAD_NETWORKS = dict(overlay_networks=[
     dict(name="secret-net", ipam_config=[dict(subnet="10.0.12.0/24")], encrypted=True),
     dict(name="my net!", ipam_config=[dict(subnet="10.0.13.0/24")]),
     dict(name="typo-net", ipam_confg=[dict(subnet="10.0.14.0/24")]),
+    # docker_gwbridge's range on a blank host (172.18.0.0/16): refused whether the engines made it yet or will
+    dict(name="on-gwbridge", ipam_config=[dict(subnet="172.18.0.0/16")]),
 ])
 
 
@@ -132,6 +134,7 @@ def test_every_bad_overlay_network_is_named_in_one_failure_before_any_change(run
     problem("overlay_networks[4] 'secret-net': encrypted: true needs swarm mode")
     problem("overlay_networks[5] 'my net!': 'my net!' is not a network name Docker accepts", "rename it, for example 'my-net'")
     problem("overlay_networks[6] 'typo-net' has an unknown key 'ipam_confg' (did you mean 'ipam_config'?)")
+    problem("overlay_networks[7] 'on-gwbridge' subnet 172.18.0.0/16 overlaps", "mhs-demo0", "mhs-demo1", "docker_gwbridge")
 
 
 @pytest.mark.reliability("swarm mode, my-net encrypted by its driver option only: refused in preflight, the IPsec probe "

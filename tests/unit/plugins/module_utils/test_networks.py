@@ -17,6 +17,7 @@ from ansible_collections.mhnet.cluster.plugins.module_utils._networks import (
     overlay_network_states,
     parse_subnet,
     read_routes,
+    upcoming_networks,
 )
 
 ENGINE_NETWORKS = [
@@ -272,3 +273,27 @@ def test_overlay_network_states_keep_what_the_comparison_reads_of_overlay_networ
                            Labels={}, Options={"com.docker.network.driver.overlay.vxlanid_list": "4097"},
                            IPAM=dict(Config=[dict(Subnet="10.0.9.0/24", Gateway="10.0.9.1")]))]
     assert network_differences(desired_state(dict(ipam_config=[dict(subnet="10.0.9.0/24")], attachable=True)), states[0]) == []
+
+
+BLANK = [dict(name="bridge", subnets=["172.17.0.0/16"]), dict(name="host", subnets=[]), dict(name="none", subnets=[])]
+LAB_ROUTES = [("192.168.151.0/24", "eth1"), ("172.17.0.0/16", "docker0")]
+GWBRIDGE_WHY = "which Docker makes with the first container on an overlay network"
+
+
+@pytest.mark.parametrize("config, networks, routes, expected", [
+    pytest.param({}, BLANK, LAB_ROUTES, [("docker_gwbridge", "172.18.0.0/16", GWBRIDGE_WHY)], id="blank host: the next free /16"),
+    pytest.param({}, BLANK + [dict(name="docker_gwbridge", subnets=["172.18.0.0/16"])], LAB_ROUTES, [], id="gwbridge made"),
+    pytest.param({}, BLANK + [dict(name="app", subnets=["172.18.0.0/16"])], LAB_ROUTES + [("172.19.0.0/16", "br-x")],
+                 [("docker_gwbridge", "172.20.0.0/16", GWBRIDGE_WHY)], id="networks and routes taken are skipped"),
+    pytest.param({"bip": "10.0.9.1/24"}, BLANK, LAB_ROUTES,
+                 [("docker0", "10.0.9.0/24", "daemon.json's bip, which the engine applies when it restarts"),
+                  ("docker_gwbridge", "172.18.0.0/16", GWBRIDGE_WHY)], id="a bip not applied yet"),
+    pytest.param({"bip": "172.17.0.1/16"}, BLANK, LAB_ROUTES, [("docker_gwbridge", "172.18.0.0/16", GWBRIDGE_WHY)],
+                 id="a bip the engine runs with"),
+    pytest.param({"default-address-pools": [{"base": "10.20.0.0/16", "size": 24}]}, BLANK, LAB_ROUTES,
+                 [("docker_gwbridge", "10.20.0.0/24", GWBRIDGE_WHY)], id="the user's pools"),
+    pytest.param({"default-address-pools": [{"base": "nonsense", "size": 24}], "bip": "nonsense"}, BLANK, LAB_ROUTES, [],
+                 id="pools and bip the engine would refuse: nothing predicted"),
+])
+def test_upcoming_networks_are_those_the_engine_will_make(config, networks, routes, expected):
+    assert [(network["name"], network["subnet"], network["why"]) for network in upcoming_networks(config, networks, routes)] == expected

@@ -392,6 +392,9 @@ GWBRIDGE = dict(engine_networks=BLANK_ENGINE["engine_networks"] + [dict(name="do
                                                                    dict(name="my-net", subnets=["10.0.9.0/24"])],
                 routes=BLANK_ENGINE["routes"] + [["172.18.0.0/16", "docker_gwbridge"]])
 
+GWBRIDGE_TO_COME = dict(name="docker_gwbridge", subnet="172.18.0.0/16", why="which Docker makes with the first container on an overlay network")
+PENDING_BIP = dict(name="docker0", subnet="10.0.9.0/24", why="daemon.json's bip, which the engine applies when it restarts")
+
 
 @pytest.mark.parametrize("networks, mode, overrides, expected", [
     # what the overlay phase creates today, and re-runs
@@ -445,6 +448,12 @@ GWBRIDGE = dict(engine_networks=BLANK_ENGINE["engine_networks"] + [dict(name="do
     pytest.param([net("bad", "10.1.0.0/16")], "kv", {"mhs-demo0": dict(engine_networks=[dict(name="db", subnets=["10.1.2.0/24"])])},
                  ["overlay_networks[0] 'bad' subnet 10.1.0.0/16 overlaps on mhs-demo0: network 'db' (10.1.2.0/24): choose"],
                  id="another engine network"),
+    pytest.param([net("bad", "172.18.0.0/16")], "kv", {"mhs-demo0": dict(engine_upcoming_networks=[GWBRIDGE_TO_COME])},
+                 ["overlay_networks[0] 'bad' subnet 172.18.0.0/16 overlaps on mhs-demo0: docker_gwbridge's 172.18.0.0/16 to come, which "
+                  "Docker makes with the first container on an overlay network: choose"], id="docker_gwbridge not made yet"),
+    pytest.param([net()], "swarm", {"mhs-demo1": dict(engine_upcoming_networks=[PENDING_BIP])},
+                 ["overlay_networks[0] 'my-net' subnet 10.0.9.0/24 overlaps on mhs-demo1: docker0's 10.0.9.0/24 to come, daemon.json's "
+                  "bip, which the engine applies when it restarts: choose"], id="a bip not applied yet"),
     pytest.param([net("bad", "172.17.0.0/16", check_overlap=False)], "kv", {}, [], id="check_overlap: false"),
     pytest.param([net("bad", "172.17.0.0/16")], "kv", {"mh-keystore": dict(engine_networks=[], routes=[])},
                  ["overlaps on mhs-demo0 and mhs-demo1: network 'bridge'"], id="only engines count"),

@@ -87,7 +87,22 @@ def test_a_swarm_manager_is_described_by_the_shared_swarm_facts(capsys, tmp_path
         engine_networks=[dict(name="bridge", subnets=["172.17.0.0/16"]), dict(name="host", subnets=[]), dict(name="none", subnets=[])],
         routes=[["192.168.151.0/24", "eth1"], ["172.17.0.0/16", "docker0"]], ipsec_supported=None, ipsec_error="",
         listening=["tcp/22"], engine_overlay_networks=[], engine_cluster_store="",
+        engine_upcoming_networks=[dict(name="docker_gwbridge", subnet="172.18.0.0/16", why=GWBRIDGE_WHY)],
     )
+
+
+GWBRIDGE_WHY = "which Docker makes with the first container on an overlay network"
+
+
+def test_a_bip_not_applied_yet_is_an_upcoming_network_and_an_engine_that_does_not_answer_has_none(capsys, tmp_path):
+    (tmp_path / "daemon.json").write_text('{"bip": "10.0.9.1/24"}')
+    facts = run(capsys, tmp_path, answering(engine(SWARM)), mode="swarm")["ansible_facts"]["mhnet_host"]
+    assert facts["engine_upcoming_networks"] == [
+        dict(name="docker0", subnet="10.0.9.0/24", why="daemon.json's bip, which the engine applies when it restarts"),
+        dict(name="docker_gwbridge", subnet="172.18.0.0/16", why=GWBRIDGE_WHY)]
+    facts = run(capsys, tmp_path, mock.patch.object(_docker_client, "APIClient", side_effect=DockerException("refused")),
+                mode="swarm", fail_on_problems=False)["ansible_facts"]["mhnet_host"]
+    assert facts["engine_upcoming_networks"] == []
 
 
 def test_an_engine_that_does_not_answer_is_a_problem_not_a_failure(capsys, tmp_path):
