@@ -161,6 +161,20 @@ def identity_problems(members, mode):
     return problems
 
 
+def flag_conflict_problems(facts, engines):
+    """Key-value engines whose daemon.json sets a key that docker.service also gives dockerd as a flag (preflight's
+    daemon_json_flag_conflicts): the engine phase restarts them, and dockerd would not start again."""
+    problems = []
+    for name in engines:
+        conflicts = (facts.get(name) or {}).get("daemon_json_flag_conflicts") or []
+        if conflicts:
+            problems.append("%s: daemon.json sets %s, which docker.service also gives dockerd as %s in its ExecStart: dockerd "
+                            "refuses to start with an option given both ways, and the engine phase restarts the engine. Take "
+                            "the key out of daemon.json, or drop the flag from the unit (systemctl edit docker.service)"
+                            % (name, " and ".join("'%s'" % key for key, dummy in conflicts), " and ".join(flag for dummy, flag in conflicts)))
+    return problems
+
+
 def keystore_plan(backend, port, keystores, members, security, engines, exists):
     """(problems, keystore section) for the key-value mode: the store's hosts, address and port, TLS and ACLs.
 
@@ -667,6 +681,7 @@ def make_plan(settings, hosts, keystores, engines, exists=os.path.isfile):
     plan["members"] = dict((name, member(facts[name], swarm_role(plan["swarm"], name))) for name in sorted(facts))
     problems += identity_problems(plan["members"], mode)
     if mode == "kv":
+        problems += flag_conflict_problems(facts, engines)
         security = dict((name, host.get("security") or {}) for name, host in hosts.items())
         keystore_problems, plan["keystore"] = keystore_plan(settings["keystore_backend"], settings.get("keystore_port"),
                                                             keystores, plan["members"], security, engines, exists)

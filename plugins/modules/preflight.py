@@ -118,9 +118,10 @@ ansible_facts:
           the default as [destination, interface] pairs. C(engine_upcoming_networks) lists the local networks the engine
           will have but has not yet (docker0 as daemon.json's C(bip) says, applied at the next restart; docker_gwbridge,
           made with the first container on an overlay network, from the first free chunk of the address pools), each
-          with its name, subnet and why. C(engine_overlay_networks) holds the engine's overlay
-          networks as the engine lists them (ID, name, driver, options, IPAM pools, attachable, internal, labels,
-          scope), C(engine_cluster_store) the key-value store the engine runs with (empty without one).
+          with its name, subnet and why. C(daemon_json_flag_conflicts) lists the daemon.json keys that docker.service's
+          C(ExecStart) also gives dockerd as flags, as [key, flag] pairs (dockerd would not start again with both).
+          C(engine_overlay_networks) holds the engine's overlay networks as the engine lists them (ID, name, driver,
+          options, IPAM pools, attachable, internal, labels, scope), C(engine_cluster_store) the key-value store the engine runs with (empty without one).
           C(listening) lists the ports (C(tcp/PORT), C(udp/PORT)) a socket already holds on the cluster address or
           on every address. C(clock) is the host's time (seconds since the epoch) when the module started.
         - C(ipsec_supported) is true or false when O(check_ipsec) found out, null when it was not asked or could not
@@ -145,6 +146,7 @@ ansible_facts:
           - {name: none, subnets: []}
         engine_upcoming_networks:
           - {name: docker_gwbridge, subnet: 172.18.0.0/16, why: which Docker makes with the first container on an overlay network}
+        daemon_json_flag_conflicts: []
         engine_overlay_networks: []
         engine_cluster_store: consul://192.168.151.2:8500
         routes: [[192.168.151.0/24, eth1], [172.17.0.0/16, docker0]]
@@ -183,7 +185,8 @@ from ansible_collections.mhnet.cluster.plugins.module_utils._docker_client impor
     EngineError,
     connect,
 )
-from ansible_collections.mhnet.cluster.plugins.module_utils._engine_service import EngineService
+from ansible_collections.mhnet.cluster.plugins.module_utils._daemon_json import flag_conflicts
+from ansible_collections.mhnet.cluster.plugins.module_utils._engine_service import EngineService, EngineServiceError
 from ansible_collections.mhnet.cluster.plugins.module_utils._errors import MhnetError
 from ansible_collections.mhnet.cluster.plugins.module_utils._networks import network_subnets, overlay_network_states, read_routes, upcoming_networks
 from ansible_collections.mhnet.cluster.plugins.module_utils._plan import asks_for_encryption
@@ -230,6 +233,19 @@ def engine_facts(params):
 def engine_unit_state(module):
     """docker.service's state when systemd runs it ({} otherwise): a failed unit needs another remedy than a missing engine."""
     return EngineService(module).state()
+
+
+def daemon_json_flag_conflicts(module, config):
+    """[[key, flag]] of daemon.json's keys that docker.service's ExecStart also gives dockerd ([] without systemd or a
+    dockerd unit): dockerd refuses to start with both, so the next restart would leave the engine down."""
+    if not config:
+        return []
+    service = EngineService(module)
+    try:
+        unit = service.show()
+    except EngineServiceError:
+        return []
+    return [list(conflict) for conflict in flag_conflicts(config, service.dockerd_argv(unit))]
 
 
 def interface_mtu(interface):
@@ -314,9 +330,10 @@ def inspect_host(module):
     facts.update(cluster_interface=interface or "", cluster_address=address or "", cluster_mtu=interface_mtu(interface),
                  cluster_prefix=address_prefix(addresses, interface, address), routes=host_routes(),
                  listening=host_listening(address))
+    config = daemon_json_config(p["daemon_json"])
     # The local networks the engine will have but has not yet, against which the plan checks overlay subnets too.
-    facts["engine_upcoming_networks"] = (upcoming_networks(daemon_json_config(p["daemon_json"]), facts["engine_networks"], facts["routes"])
-                                         if facts["engine_reachable"] else [])
+    facts["engine_upcoming_networks"] = upcoming_networks(config, facts["engine_networks"], facts["routes"]) if facts["engine_reachable"] else []
+    facts["daemon_json_flag_conflicts"] = daemon_json_flag_conflicts(module, config)
     facts.update(ipsec_facts(module, ip))
     facts["kv_backends"] = kv_backends(module)
     try:

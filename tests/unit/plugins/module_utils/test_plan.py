@@ -96,6 +96,19 @@ def test_ports_within_range_are_taken(settings, advertise_port):
     assert not [problem for problem in plan_for(hosts, **settings)[0] if "port" in problem]
 
 
+@pytest.mark.parametrize("mode, host_name, refused", [
+    ("kv", "mhs-demo0", True), ("swarm", "mhs-demo0", False), ("kv", "mh-keystore", False),
+])
+def test_a_daemon_json_key_the_unit_gives_as_a_flag_is_refused_on_an_engine_the_kv_mode_restarts(mode, host_name, refused):
+    hosts = copy.deepcopy(TUTORIAL)
+    hosts[host_name]["facts"]["daemon_json_flag_conflicts"] = [["hosts", "-H fd://"]]
+    problems, dummy = plan_for(hosts, mode=mode)
+    expected = ["%s: daemon.json sets 'hosts', which docker.service also gives dockerd as -H fd:// in its ExecStart: dockerd "
+                "refuses to start with an option given both ways, and the engine phase restarts the engine. Take the key out of "
+                "daemon.json, or drop the flag from the unit (systemctl edit docker.service)" % host_name]
+    assert [problem for problem in problems if "daemon.json sets" in problem] == (expected if refused else [])
+
+
 def test_zookeeper_is_refused_citing_the_upstream_issue():
     problems, dummy = plan_for(TUTORIAL, keystore_backend="zookeeper")
     assert len(problems) == 1

@@ -9,7 +9,7 @@ from ansible.module_utils._internal import _traceback
 from ansible.module_utils.testing import patch_module_args
 from docker.errors import DockerException
 
-from ansible_collections.mhnet.cluster.plugins.module_utils import _docker_client
+from ansible_collections.mhnet.cluster.plugins.module_utils import _docker_client, _engine_service
 from ansible_collections.mhnet.cluster.plugins.modules import preflight
 
 IP_ADDR = "43: eth1    inet 192.168.151.3/24 brd 192.168.151.255 scope global eth1\\       valid_lft forever\n"
@@ -56,11 +56,11 @@ def commands(ipsec=(0, "")):
     return run_command
 
 
-def run(capsys, tmp_path, api_client, dockerd=None, run_command=None, unshare="/usr/bin/unshare", routes=None, **args):
+def run(capsys, tmp_path, api_client, dockerd=None, run_command=None, unshare="/usr/bin/unshare", routes=None, get_bin_path=None, **args):
     """Run the module on a host with eth1 as its cluster interface and a daemon.json in tmp_path."""
     args.setdefault("daemon_json", str(tmp_path / "daemon.json"))
     with patch_module_args(args), api_client, mock.patch.object(preflight.platform, "release", return_value="6.1.0-18-amd64"), \
-            mock.patch.object(preflight.AnsibleModule, "get_bin_path", side_effect=bin_path(dockerd, unshare)), \
+            mock.patch.object(preflight.AnsibleModule, "get_bin_path", side_effect=get_bin_path or bin_path(dockerd, unshare)), \
             mock.patch.object(preflight.AnsibleModule, "run_command", side_effect=run_command or commands()), \
             mock.patch.object(preflight, "interface_mtu", return_value=1500), \
             mock.patch.object(preflight, "read_routes", return_value=ROUTES, side_effect=routes), \
@@ -88,6 +88,7 @@ def test_a_swarm_manager_is_described_by_the_shared_swarm_facts(capsys, tmp_path
         routes=[["192.168.151.0/24", "eth1"], ["172.17.0.0/16", "docker0"]], ipsec_supported=None, ipsec_error="",
         listening=["tcp/22"], engine_overlay_networks=[], engine_cluster_store="",
         engine_upcoming_networks=[dict(name="docker_gwbridge", subnet="172.18.0.0/16", why=GWBRIDGE_WHY)],
+        daemon_json_flag_conflicts=[],
     )
 
 
@@ -231,3 +232,22 @@ def test_a_secondary_cluster_address_that_is_the_routes_source_is_accepted(capsy
                  advertise_address="192.168.151.50")
     facts = result["ansible_facts"]["mhnet_host"]
     assert (result["problems"], facts["cluster_interface"], facts["cluster_address"]) == ([], "eth1", "192.168.151.50")
+
+
+def test_a_daemon_json_key_the_unit_also_gives_as_a_flag_is_reported(capsys, tmp_path):
+    (tmp_path / "daemon.json").write_text('{"hosts": ["tcp://0.0.0.0:2375"], "debug": true}')
+    show = ("LoadState=loaded\nActiveState=active\nSubState=running\nResult=success\n"
+            "ExecStart={ path=/usr/sbin/dockerd ; argv[]=/usr/sbin/dockerd -H fd:// --containerd=/run/containerd/containerd.sock ; "
+            "ignore_errors=no }\n")
+    inner = commands()
+
+    def run_command(args, check_rc=False, **kwargs):
+        return (0, show, "") if "show" in args else inner(args, check_rc, **kwargs)
+
+    def get_bin_path(name, required=False, opt_dirs=None):
+        return "/usr/bin/systemctl" if name == "systemctl" else bin_path()(name, required, opt_dirs)
+
+    with mock.patch.object(_engine_service, "systemd_booted", return_value=True):
+        facts = run(capsys, tmp_path, answering(engine(SWARM)), run_command=run_command, get_bin_path=get_bin_path,
+                    mode="swarm")["ansible_facts"]["mhnet_host"]
+    assert facts["daemon_json_flag_conflicts"] == [["hosts", "-H fd://"]]
