@@ -16,6 +16,7 @@ from ansible_collections.mhnet.cluster.plugins.module_utils._keystore_security i
 from ansible_collections.mhnet.cluster.plugins.module_utils._plan import (
     CLOCK_SKEW_MAX,
     DEFAULT_OVERLAY_NETWORKS,
+    WORKLOAD_NETWORK,
     make_plan,
 )
 
@@ -30,6 +31,8 @@ ARGUMENT_SPEC = dict(
     overlay_networks=dict(type="list", elements="raw"),
     clock_skew_max=dict(type="float", default=CLOCK_SKEW_MAX),
     swarm_port=dict(type="int"),
+    # None: as the web host (the first engine) sets it, else the workload role's default; '': not checked
+    workload_network=dict(type="str"),
 )
 
 
@@ -90,6 +93,10 @@ class ActionModule(ActionBase):
         if args["overlay_networks"] is None:
             engines = [name for name in groups.get(args["docker_group"], []) if name in task_vars["ansible_play_hosts_all"]]
             args["overlay_networks"], network_problems = engines_overlay_networks(hostvars, engines)
+        if args["workload_network"] is None:
+            # The web host's: the task runs once, on a host (the keystore's, say) whose variables need not hold it
+            engines = [name for name in groups.get(args["docker_group"], []) if name in task_vars["ansible_play_hosts_all"]]
+            args["workload_network"] = (hostvars[engines[0]].get("workload_network") if engines else None) or WORKLOAD_NETWORK
         hosts = {}
         for name in task_vars["ansible_play_hosts_all"]:
             host = hostvars[name]

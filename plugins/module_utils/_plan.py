@@ -52,6 +52,8 @@ SWARM_ROLES = ("manager", "worker")
 # The overlay networks when the inventory sets no overlay_networks (the preflight role passes it only when set): the
 # one default list, checked and published resolved (plan.overlay.networks) for the overlay role.
 DEFAULT_OVERLAY_NETWORKS = [dict(name="my-net", ipam_config=[dict(subnet="10.0.9.0/24")])]
+# The workload role's network unless workload_network says otherwise (its default; a unit test keeps them equal).
+WORKLOAD_NETWORK = "my-net"
 # The keys of an overlay_networks entry and of its ipam_config pools: the overlay_network module's options.
 OVERLAY_KEYS = tuple(NETWORK_OPTIONS)
 OVERLAY_POOL_KEYS = tuple(NETWORK_OPTIONS["ipam_config"]["options"])
@@ -559,6 +561,20 @@ def overlay_problems(networks, mode, facts, engines):
             + overlay_encryption_problems(networks, mode, facts, engines))
 
 
+def workload_network_problems(networks, workload_network):
+    """The workload's network missing from overlay_networks: web and the probe would fail after every other phase
+    changed the hosts. workload_network '' means the run skips the workload (--skip-tags workload)."""
+    if not workload_network or not isinstance(networks, list):
+        return []
+    present = [entry["name"] for index, entry in _present_entries(networks)]
+    if workload_network in present:
+        return []
+    return ["the workload runs web and the probe on network '%s' (workload_network), which overlay_networks does not "
+            "create (it creates: %s): add it to overlay_networks, set workload_network to one of those in the inventory "
+            "(where preflight reads it), or skip the workload (--skip-tags workload)"
+            % (workload_network, ", ".join(present) or "none")]
+
+
 def resolved_networks(networks, mode, auto_mtu):
     """The overlay networks as the overlay role creates them: the plan's choices made, so no role resolves them again.
 
@@ -639,7 +655,8 @@ def make_plan(settings, hosts, keystores, engines, exists=os.path.isfile):
 
     settings: mode, keystore_backend, keystore_port (None: the backend's own); overlay_networks (the overlay role's
     list, none when absent), clock_skew_max (seconds, CLOCK_SKEW_MAX when absent, 0: not checked), swarm_port (None:
-    2377). Ports are checked by port_problems.
+    2377). Ports are checked by port_problems. workload_network: the workload's network (WORKLOAD_NETWORK when
+    absent; '' when the run skips the workload).
     hosts: every host of the play -> {'facts': its mhnet_host fact or None, 'swarm_role': str, 'force_rejoin': bool,
     'advertise_port': its engine_advertise_port when the inventory sets it, else None,
     'state': 'present' or 'absent' (mhnet_state; absent: the engine leaves the cluster), 'security': what
@@ -691,6 +708,7 @@ def make_plan(settings, hosts, keystores, engines, exists=os.path.isfile):
     problems += cluster_subnet_problems(facts, cluster)
     problems += clock_skew_problems(facts, cluster, settings.get("clock_skew_max", CLOCK_SKEW_MAX))
     problems += overlay_problems(settings.get("overlay_networks"), mode, facts, engines)
+    problems += workload_network_problems(settings.get("overlay_networks"), settings.get("workload_network", WORKLOAD_NETWORK))
     # Cluster-wide calls go to a manager; the web server runs on the first engine.
     plan["control_host"] = control_host
     plan["web_host"] = engines[0] if engines else ""

@@ -93,6 +93,12 @@ options:
       - Port the swarm managers listen on (C(swarm) mode), on their cluster address (1-65535); unset, 2377.
       - A port out of range, or 7946 (the engines' gossip), is refused with the other problems.
     type: int
+  workload_network:
+    description:
+      - The network the workload role runs web and the probe on; a list of overlay networks that does not create it
+        is refused. An empty string turns the check off (the run skips the workload).
+      - Unset, the web host's (the first engine's) C(workload_network), else the workload role's default, C(my-net).
+    type: str
 author:
   - mhnet.cluster maintainers (@mhnet-cluster)
 """

@@ -113,8 +113,15 @@ APP_NET = [dict(name="app-net", ipam_config=[dict(subnet="10.0.19.0/24")])]
 
 def test_the_engines_networks_are_planned_not_those_of_the_host_the_task_runs_on(run):
     # the consumer fixture's shape: overlay_networks in the docker group's group_vars, the task run once on the keystore
-    result = run({}, inventory(**{"mhs-demo0": dict(overlay_networks=APP_NET), "mhs-demo1": dict(overlay_networks=APP_NET)}))
+    engines = dict(overlay_networks=APP_NET, workload_network="app-net")
+    result = run({}, inventory(**{"mhs-demo0": engines, "mhs-demo1": engines}))
     assert [network["name"] for network in result["plan"]["overlay"]["networks"]] == ["app-net"]
+    # the workload role's default network, which the list does not create, is refused with the other problems
+    result = run({}, inventory(**{"mhs-demo0": dict(overlay_networks=APP_NET), "mhs-demo1": dict(overlay_networks=APP_NET)}))
+    assert result["failed"] and result["problems"][0].startswith("the workload runs web and the probe on network 'my-net'")
+    # a run that skips the workload passes ''
+    assert not run(dict(workload_network=""), inventory(**{"mhs-demo0": dict(overlay_networks=APP_NET),
+                                                           "mhs-demo1": dict(overlay_networks=APP_NET)})).get("failed")
 
 
 @pytest.mark.parametrize("demo1, says", [

@@ -5,7 +5,7 @@ import copy
 import pytest
 
 from ansible_collections.mhnet.cluster.plugins.module_utils._connectivity import host_connections
-from ansible_collections.mhnet.cluster.plugins.module_utils._plan import make_plan
+from ansible_collections.mhnet.cluster.plugins.module_utils._plan import WORKLOAD_NETWORK, make_plan
 
 SETTINGS = dict(mode="kv", keystore_backend="consul", keystore_port=None)
 KEYSTORES, ENGINES = ("mh-keystore",), ("mhs-demo0", "mhs-demo1")
@@ -107,6 +107,33 @@ def test_a_daemon_json_key_the_unit_gives_as_a_flag_is_refused_on_an_engine_the_
                 "refuses to start with an option given both ways, and the engine phase restarts the engine. Take the key out of "
                 "daemon.json, or drop the flag from the unit (systemctl edit docker.service)" % host_name]
     assert [problem for problem in problems if "daemon.json sets" in problem] == (expected if refused else [])
+
+
+@pytest.mark.parametrize("networks, workload_network, created", [
+    pytest.param([], None, "none", id="no networks"),
+    pytest.param([dict(name="app-net", ipam_config=[dict(subnet="10.0.19.0/24")])], None, "app-net", id="another network only"),
+    pytest.param([dict(name="my-net", state="absent")], None, "none", id="the workload's network removed"),
+    pytest.param([dict(name="my-net", ipam_config=[dict(subnet="10.0.9.0/24")])], "app-net", "my-net", id="workload_network set"),
+])
+def test_overlay_networks_without_the_workloads_network_are_refused(networks, workload_network, created):
+    settings = dict(overlay_networks=networks)
+    if workload_network is not None:
+        settings["workload_network"] = workload_network
+    problems, dummy = plan_for(TUTORIAL, **settings)
+    assert problems == ["the workload runs web and the probe on network '%s' (workload_network), which overlay_networks does not "
+                        "create (it creates: %s): add it to overlay_networks, set workload_network to one of those in the inventory "
+                        "(where preflight reads it), or skip the workload (--skip-tags workload)" % (workload_network or "my-net", created)]
+
+
+@pytest.mark.parametrize("networks, workload_network", [
+    ([dict(name="app-net", ipam_config=[dict(subnet="10.0.19.0/24")])], "app-net"), ([], ""),
+])
+def test_the_workloads_network_created_or_the_workload_skipped_is_accepted(networks, workload_network):
+    assert plan_for(TUTORIAL, overlay_networks=networks, workload_network=workload_network)[0] == []
+
+
+def test_the_plans_workload_network_is_the_workload_roles_default():
+    assert load_yaml("roles", "workload", "defaults", "main.yml")["workload_network"] == WORKLOAD_NETWORK
 
 
 def test_zookeeper_is_refused_citing_the_upstream_issue():
@@ -370,7 +397,7 @@ def test_the_plan_of_a_full_lab_is_unchanged_by_the_new_facts():
                  id="point-to-point /32 addresses name no shared network"),
 ])
 def test_every_host_advertises_an_address_in_one_subnet(overrides, mode, problem):
-    problems, dummy = plan_for(lab(**overrides), mode=mode, overlay_networks=[])
+    problems, dummy = plan_for(lab(**overrides), mode=mode, workload_network="", overlay_networks=[])
     assert (problems == []) if problem is None else (len(problems) == 1 and problem in problems[0]), problems
 
 
@@ -390,7 +417,7 @@ def test_every_host_advertises_an_address_in_one_subnet(overrides, mode, problem
 def test_clocks_further_apart_than_the_limit_are_refused(offsets, limit, problem):
     names = ("mh-keystore", "mhs-demo0", "mhs-demo1")
     hosts = lab(**dict((name, dict(clock=None if offset is None else 1795860000.0 + offset)) for name, offset in zip(names, offsets)))
-    problems, dummy = plan_for(hosts, clock_skew_max=limit, overlay_networks=[])
+    problems, dummy = plan_for(hosts, clock_skew_max=limit, workload_network="", overlay_networks=[])
     assert (problems == []) if problem is None else (len(problems) == 1 and problem in problems[0]), problems
 
 
@@ -524,7 +551,7 @@ PENDING_BIP = dict(name="docker0", subnet="10.0.9.0/24", why="daemon.json's bip,
                  ["overlay_networks[0] 'my-net' ipam_config[0] is '10.0.9.0/24', not a mapping"], id="a pool not a mapping"),
 ])
 def test_overlay_networks_are_checked_as_one_list_against_every_engine(networks, mode, overrides, expected):
-    problems, dummy = plan_for(lab(**overrides), mode=mode, overlay_networks=networks,
+    problems, dummy = plan_for(lab(**overrides), mode=mode, workload_network="", overlay_networks=networks,
                                **(dict(keystores=[], engines=ENGINES) if mode == "swarm" else {}))
     assert len(problems) == len(expected), problems
     for problem, fragments in zip(problems, expected):
@@ -763,7 +790,7 @@ def kv_engines(demo0, demo1, store=KV_STORE):
                  [net(), net("b-net", "10.0.7.0/24")], ["my-net"], id="each network on its own"),
 ])
 def test_a_network_every_viewer_lists_as_planned_is_in_sync(demo0, demo1, store, networks, in_sync):
-    problems, plan = plan_for(kv_engines(demo0, demo1, store), overlay_networks=networks)
+    problems, plan = plan_for(kv_engines(demo0, demo1, store), workload_network="", overlay_networks=networks)
     assert problems == []
     assert plan["overlay"]["in_sync"] == in_sync
 
