@@ -108,6 +108,10 @@ def local_problems(facts, mode, kernel_min, keystore_backend="consul"):
     if not facts["engine_reachable"] and unit.get("ActiveState") == "failed":
         problems.append("%s: docker.service has failed (%s): see `journalctl -u docker`, then run `systemctl reset-failed "
                         "docker.service docker.socket && systemctl start docker`" % (facts["engine_error"], unit.get("Result", "failed")))
+    elif not facts["engine_reachable"] and facts.get("engine_waits_on"):
+        problems.append("%s: the engine runs (it gave its version) but holds its info while it waits on its key-value store, "
+                        "%s (daemon.json's cluster-store): check that this host reaches the store on that port (the store "
+                        "runs, no firewall blocks it); the engine answers again once it does" % (facts["engine_error"], facts["engine_waits_on"]))
     elif not facts["engine_reachable"]:
         problems.append("%s: install and start Docker, or fix the connection options (docker_host, TLS)" % facts["engine_error"])
     elif mode == "kv" and version_tuple(facts["engine_version"])[:2] > KV_MODE_LAST_ENGINE:

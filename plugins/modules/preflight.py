@@ -120,6 +120,8 @@ ansible_facts:
           made with the first container on an overlay network, from the first free chunk of the address pools), each
           with its name, subnet and why. C(daemon_json_flag_conflicts) lists the daemon.json keys that docker.service's
           C(ExecStart) also gives dockerd as flags, as [key, flag] pairs (dockerd would not start again with both).
+          C(engine_waits_on) is the store of daemon.json's C(cluster-store) when the engine gave its version but not its
+          info (a Docker 20.10 engine waits on a store it cannot reach), else empty.
           C(engine_overlay_networks) holds the engine's overlay networks as the engine lists them (ID, name, driver,
           options, IPAM pools, attachable, internal, labels, scope), C(engine_cluster_store) the key-value store the engine runs with (empty without one).
           C(listening) lists the ports (C(tcp/PORT), C(udp/PORT)) a socket already holds on the cluster address or
@@ -147,6 +149,7 @@ ansible_facts:
         engine_upcoming_networks:
           - {name: docker_gwbridge, subnet: 172.18.0.0/16, why: which Docker makes with the first container on an overlay network}
         daemon_json_flag_conflicts: []
+        engine_waits_on: ""
         engine_overlay_networks: []
         engine_cluster_store: consul://192.168.151.2:8500
         routes: [[192.168.151.0/24, eth1], [172.17.0.0/16, docker0]]
@@ -211,21 +214,27 @@ class PreflightError(MhnetError):
     """The host could not be inspected (not: the host has a problem, which is reported as one)."""
 
 
-def engine_facts(params):
-    """What the engine says about itself; an engine that does not answer is a fact (and a problem), not a failure."""
+def engine_facts(params, config):
+    """What the engine says about itself; an engine that does not answer is a fact (and a problem), not a failure.
+
+    config: daemon.json. An engine that gives its version but not its info or networks is waiting (Docker 20.10 holds
+    both while its cluster-store does not answer): engine_waits_on is then that store, so the problem names it."""
+    version = {}
     try:
         client = connect(params)
-        version, info, networks = client.version(), client.info(), client.networks()
+        version = client.version()
+        info, networks = client.info(), client.networks()
     except EngineError as exc:
-        facts = dict(engine_reachable=False, engine_error=str(exc), engine_version="", engine_api_version="",
-                     hostname=socket.gethostname(), engine_networks=[], engine_overlay_networks=[], engine_cluster_store="")
+        facts = dict(engine_reachable=False, engine_error=str(exc), engine_version=version.get("Version", ""), engine_api_version="",
+                     hostname=socket.gethostname(), engine_networks=[], engine_overlay_networks=[], engine_cluster_store="",
+                     engine_waits_on=(config.get("cluster-store") or "") if version else "")
         facts.update(swarm_facts({}))
         return facts
     facts = dict(engine_reachable=True, engine_error="", engine_version=version.get("Version", ""),
                  engine_api_version=version.get("ApiVersion", ""), hostname=info.get("Name") or socket.gethostname(),
                  engine_networks=network_subnets(networks), engine_overlay_networks=overlay_network_states(networks),
                  # the store the engine runs with (Docker 20.10's cluster-store; '' otherwise)
-                 engine_cluster_store=info.get("ClusterStore") or "")
+                 engine_cluster_store=info.get("ClusterStore") or "", engine_waits_on="")
     facts.update(swarm_facts(info))
     return facts
 
@@ -318,7 +327,8 @@ def inspect_host(module):
     p = module.params
     # First, so that the hosts' clocks are read as close together as the play's forks allow.
     facts = dict(clock=time.time(), kernel=platform.release())
-    facts.update(engine_facts(p))
+    config = daemon_json_config(p["daemon_json"])
+    facts.update(engine_facts(p, config))
     facts["engine_unit"] = engine_unit_state(module) if not facts["engine_reachable"] else {}
     ip = module.get_bin_path("ip", required=True)
     dummy, addr_out, dummy2 = module.run_command([ip, "-o", "-4", "addr", "show"], check_rc=True)
@@ -330,7 +340,6 @@ def inspect_host(module):
     facts.update(cluster_interface=interface or "", cluster_address=address or "", cluster_mtu=interface_mtu(interface),
                  cluster_prefix=address_prefix(addresses, interface, address), routes=host_routes(),
                  listening=host_listening(address))
-    config = daemon_json_config(p["daemon_json"])
     # The local networks the engine will have but has not yet, against which the plan checks overlay subnets too.
     facts["engine_upcoming_networks"] = upcoming_networks(config, facts["engine_networks"], facts["routes"]) if facts["engine_reachable"] else []
     facts["daemon_json_flag_conflicts"] = daemon_json_flag_conflicts(module, config)

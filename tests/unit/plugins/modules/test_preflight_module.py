@@ -88,7 +88,7 @@ def test_a_swarm_manager_is_described_by_the_shared_swarm_facts(capsys, tmp_path
         routes=[["192.168.151.0/24", "eth1"], ["172.17.0.0/16", "docker0"]], ipsec_supported=None, ipsec_error="",
         listening=["tcp/22"], engine_overlay_networks=[], engine_cluster_store="",
         engine_upcoming_networks=[dict(name="docker_gwbridge", subnet="172.18.0.0/16", why=GWBRIDGE_WHY)],
-        daemon_json_flag_conflicts=[],
+        daemon_json_flag_conflicts=[], engine_waits_on="",
     )
 
 
@@ -251,3 +251,16 @@ def test_a_daemon_json_key_the_unit_also_gives_as_a_flag_is_reported(capsys, tmp
         facts = run(capsys, tmp_path, answering(engine(SWARM)), run_command=run_command, get_bin_path=get_bin_path,
                     mode="swarm")["ansible_facts"]["mhnet_host"]
     assert facts["daemon_json_flag_conflicts"] == [["hosts", "-H fd://"]]
+
+
+def test_an_engine_waiting_on_its_store_is_named_with_the_store_not_as_missing(capsys, tmp_path):
+    from requests.exceptions import ReadTimeout
+    (tmp_path / "daemon.json").write_text('{"cluster-store": "consul://192.168.151.2:8500"}')
+    client = engine()
+    client.info.side_effect = ReadTimeout("Read timed out. (read timeout=60)")
+    result = run(capsys, tmp_path, answering(client), mode="kv", fail_on_problems=False)
+    facts = result["ansible_facts"]["mhnet_host"]
+    assert (facts["engine_reachable"], facts["engine_version"], facts["engine_waits_on"]) == (False, "26.1.5+dfsg1", "consul://192.168.151.2:8500")
+    problem = [problem for problem in result["problems"] if "waits on its key-value store" in problem]
+    assert problem and "consul://192.168.151.2:8500 (daemon.json's cluster-store): check that this host reaches the store" in problem[0]
+    assert not [problem for problem in result["problems"] if "install and start Docker" in problem]
