@@ -47,6 +47,20 @@ def lab_groups(runner):
     return {group: sorted(data.get("hosts", [])) for group, data in inventory.items() if group != "_meta"}
 
 
+@pytest.fixture(scope="module")
+def lab_snapshot(lab_hosts):
+    """lab_snapshot() -> what the collection could change on each host: daemon.json, containers, networks, volumes,
+    hostname; two equal snapshots mean nothing changed between them."""
+    def snapshot():
+        state = {}
+        for name, host in sorted(lab_hosts.items()):
+            state[name] = [host.run("cat /etc/docker/daemon.json 2>/dev/null").stdout, host.check_output("hostname")]
+            for what in ("ps -a --format {{.Names}}", "network ls --format {{.Name}}", "volume ls --format {{.Name}}"):
+                state[name].append(sorted(host.check_output("docker " + what).split()))
+        return state
+    return snapshot
+
+
 @pytest.fixture()
 def host_vars(host):
     return host.ansible.get_variables()

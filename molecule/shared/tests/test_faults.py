@@ -219,6 +219,52 @@ def test_a_host_failing_mid_run(lab_groups, lab_hosts, engines, run_site, fetch_
     reliability.observed += "; engine started; re-run changed nothing; fetch ok"
 
 
+@pytest.mark.reliability("a second site.yml while the first holds the hosts: refused before it reads a host, naming "
+                         "the first run, nothing changed; with mhnet_lock_wait it waits for the first, then changes "
+                         "nothing; the first run succeeds; fetch passes")
+def test_two_runs_at_once(lab_snapshot, engines, run_site, fetch_page, reliability, tmp_path):
+    def second_run():
+        # The first run is paused just after its preflight, holding every host.
+        before = lab_snapshot()
+        rc, output = run_site()
+        return rc, output, lab_snapshot() == before
+
+    rc, output, (second_rc, second_output, unchanged) = run_site_during("PLAY [Keystore", second_run, pause=True)
+    reliability.observed = summarize(second_rc, second_output)
+    assert second_rc != 0, "the second run succeeded while the first held the hosts: %s" % second_output[-3000:]
+    assert "another run is changing 3 of this play's host(s); nothing was changed" in second_output, second_output[-3000:]
+    assert re.search(r"held by run \d+ of \S+@\S+ since \S+Z \(.*site\.yml", second_output), second_output[-3000:]
+    assert "Inspect every host" not in second_output, "the second run went on past the lock"
+    reliability.unchanged = "yes" if unchanged else "no"
+    assert unchanged, "a host changed while the second run was refused"
+    assert rc == 0 and not changed_tasks(output), "the first run, resumed: %s" % output[-3000:]
+
+    # A second run that may wait: started while the first is paused again, which goes on once the second waits.
+    log = tmp_path / "waiting-run.log"
+    env = dict(os.environ, ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0", PYTHONUNBUFFERED="1")
+
+    def start_waiting_run():
+        with open(log, "w") as handle:
+            process = subprocess.Popen(["ansible-playbook", "-i", INVENTORY, SITE, "-e", "mhnet_lock_wait=600"],
+                                       stdout=handle, stderr=subprocess.STDOUT, text=True, env=env)
+        wait_for("the second run waits for the first", lambda: "cluster_lock: waiting" in log.read_text(), timeout=180)
+        return process
+
+    rc, output, process = run_site_during("PLAY [Keystore", start_waiting_run, pause=True)
+    try:
+        second_rc = process.wait(timeout=900)
+    finally:
+        process.kill()
+    second_output = log.read_text()
+    assert rc == 0 and not changed_tasks(output), "the first run: %s" % output[-3000:]
+    assert second_rc == 0, second_output[-3000:]
+    assert "cluster_lock: waiting up to 600 s for another run" in second_output, second_output[-3000:]
+    assert "cluster_lock: the other run has ended; this run holds its hosts after" in second_output
+    assert not changed_tasks(second_output), "the run that waited changed: %s" % changed_tasks(second_output)
+    assert PAGE in fetch_page(engines[-1])
+    reliability.observed += "; with mhnet_lock_wait=600 the second run waited for the first, then 0 changed; fetch ok"
+
+
 def engine_start(host):
     """When docker.service last entered active (monotonic µs), and whether it is active."""
     return host.check_output("systemctl show --property ActiveEnterTimestampMonotonic --property ActiveState docker.service")

@@ -7,23 +7,12 @@ import pytest
 import yaml
 
 
-def snapshot(hosts):
-    """What the collection could change on each host: daemon.json, containers, networks, volumes, hostname."""
-    state = {}
-    for name, host in sorted(hosts.items()):
-        state[name] = [host.run("cat /etc/docker/daemon.json 2>/dev/null").stdout,
-                       host.check_output("hostname")]
-        for what in ("ps -a --format {{.Names}}", "network ls --format {{.Name}}", "volume ls --format {{.Name}}"):
-            state[name].append(sorted(host.check_output("docker " + what).split()))
-    return state
-
-
 @pytest.fixture()
-def unchanged(lab_hosts, reliability):
+def unchanged(lab_snapshot, reliability):
     """Fails the test if any host changed while it ran (and says so in the reliability table)."""
-    before = snapshot(lab_hosts)
+    before = lab_snapshot()
     yield
-    after = snapshot(lab_hosts)
+    after = lab_snapshot()
     reliability.expected = reliability.expected or "as the case says; no host changes"
     reliability.unchanged = "yes" if after == before else "no"
     assert after == before
