@@ -16,6 +16,8 @@ from ansible_collections.mhnet.cluster.plugins.module_utils._keystore_security i
 from ansible_collections.mhnet.cluster.plugins.module_utils._plan import (
     CLOCK_SKEW_MAX,
     DEFAULT_OVERLAY_NETWORKS,
+    IMAGE_PHASES,
+    PHASE_IMAGES,
     WORKLOAD_NETWORK,
     make_plan,
 )
@@ -33,6 +35,7 @@ ARGUMENT_SPEC = dict(
     swarm_port=dict(type="int"),
     # None: as the web host (the first engine) sets it, else the workload role's default; '': not checked
     workload_network=dict(type="str"),
+    image_phases=dict(type="list", elements="str", choices=list(IMAGE_PHASES), default=list(IMAGE_PHASES)),
 )
 
 
@@ -50,6 +53,25 @@ def security_inputs(host, resolve):
     engine_token = host.get("keystore_acl_engine_token") or ""
     return dict(tls=tls, master=_digest(host.get("keystore_acl_master_token")), engine_token=_digest(engine_token),
                 engine_token_uuid=is_uuid(str(engine_token)), token=_digest(host.get("engine_keystore_token")))
+
+
+def image_inputs(host, backend):
+    """What image_problems reads of one host: images_source, the names images_list gives and the images the phases
+    would run (only the variables the host sets; the plan knows the roles' defaults)."""
+    listed = host.get("images_list") or []
+    values = dict((variable, host.get(variable)) for variable in PHASE_IMAGES if host.get(variable))
+    keystore_images = host.get("keystore_images")
+    if isinstance(keystore_images, dict) and keystore_images.get(backend):
+        values["keystore_images.%s" % backend] = keystore_images[backend]
+    try:
+        keystore_image = host.get("keystore_image")
+    except Exception:  # noqa: BLE001 -- a template of the plan (mhnet_cluster) that does not exist yet: not checked
+        keystore_image = None
+    if isinstance(keystore_image, str) and keystore_image:
+        values["keystore_image"] = keystore_image
+    return dict(source=host.get("images_source") or "pull", values=values,
+                listed=[entry.get("name") for entry in listed if isinstance(entry, dict) and entry.get("name")]
+                if isinstance(listed, list) else [])
 
 
 def engines_overlay_networks(hostvars, engines):
@@ -105,7 +127,8 @@ class ActionModule(ActionBase):
                                force_rejoin=bool(host.get("mhnet_swarm_force_rejoin", False)),
                                state=host.get("mhnet_state") or "present",
                                advertise_port=host.get("engine_advertise_port"),
-                               security=security_inputs(host, self._loader.path_dwim))
+                               security=security_inputs(host, self._loader.path_dwim),
+                               images=image_inputs(host, args["keystore_backend"]))
         problems, plan = make_plan(args, hosts, groups.get(args["keystore_group"], []), groups.get(args["docker_group"], []))
         problems = network_problems + problems
         result.update(changed=False, problems=problems)

@@ -54,6 +54,12 @@ SWARM_ROLES = ("manager", "worker")
 DEFAULT_OVERLAY_NETWORKS = [dict(name="my-net", ipam_config=[dict(subnet="10.0.9.0/24")])]
 # The workload role's network unless workload_network says otherwise (its default; a unit test keeps them equal).
 WORKLOAD_NETWORK = "my-net"
+# The images the phases run, as their roles' defaults give them (a unit test keeps them equal): which variable
+# names the image, on which host of the plan, in which phases (the phase names are the site's tags).
+KEYSTORE_IMAGES = dict(consul="hashicorp/consul:1.8.7", etcd="quay.io/coreos/etcd:v3.4.23")
+PHASE_IMAGES = dict(workload_web_image="nginx:stable", workload_probe_image="busybox:latest",
+                    stack_web_image="nginx:stable", stack_probe_image="busybox:latest")
+IMAGE_PHASES = ("keystore", "workload", "stack")
 # The keys of an overlay_networks entry and of its ipam_config pools: the overlay_network module's options.
 OVERLAY_KEYS = tuple(NETWORK_OPTIONS)
 OVERLAY_POOL_KEYS = tuple(NETWORK_OPTIONS["ipam_config"]["options"])
@@ -575,6 +581,64 @@ def workload_network_problems(networks, workload_network):
             % (workload_network, ", ".join(present) or "none")]
 
 
+def image_reference(name):
+    """An image name as the engine lists its tags: Docker Hub's prefixes dropped, :latest when no tag is given; None
+    for a digest reference (the engine lists no tag for it)."""
+    name = str(name)
+    if "@" in name:
+        return None
+    for prefix in ("docker.io/library/", "index.docker.io/library/", "docker.io/", "index.docker.io/"):
+        if name.startswith(prefix):
+            name = name[len(prefix):]
+            break
+    return name if ":" in name.rsplit("/", 1)[-1] else name + ":latest"
+
+
+def phase_images(plan, keystores, phases):
+    """{host: [(variable, default image)]}: the images each host's phases run, as the placements put them."""
+    wanted = {}
+    if "keystore" in phases and plan["mode"] == "kv" and plan["keystore"]:
+        for name in keystores:
+            wanted.setdefault(name, []).append(("keystore_images.%s" % plan["keystore"]["backend"],
+                                                KEYSTORE_IMAGES.get(plan["keystore"]["backend"])))
+    for host, role in ((plan["web_host"], "web"), (plan["probe_host"], "probe")):
+        for phase in ("workload", "stack"):
+            if host and phase in phases and (phase == "workload" or plan["mode"] == "swarm"):
+                variable = "%s_%s_image" % (phase, role)
+                wanted.setdefault(host, []).append((variable, PHASE_IMAGES[variable]))
+    return wanted
+
+
+def image_problems(plan, hosts, facts, keystores, phases):
+    """Images a phase would run on a host that has none and that nothing will load: with images_source archive the
+    images phase loads only what images_list names, so the phase itself would fail, after the earlier phases changed
+    the hosts. With images_source pull an image the engine lacks is pulled by its phase (not checked here).
+
+    hosts: {name: {'images': {'source': images_source, 'listed': [images_list names],
+    'values': {variable: image}}}}; a variable the host does not set takes its role's default."""
+    problems = []
+    for name, wanted in sorted(phase_images(plan, keystores, phases).items()):
+        images = hosts[name].get("images") or {}
+        if images.get("source", "pull") != "archive" or name not in facts or not facts[name].get("engine_reachable"):
+            continue
+        present = set(facts[name].get("engine_images") or [])
+        listed = set(filter(None, (image_reference(image) for image in images.get("listed") or [])))
+        values = images.get("values") or {}
+        for variable, default in wanted:
+            if variable.startswith("keystore_images.") and values.get("keystore_image"):
+                variable = "keystore_image"
+            image = values.get(variable) or default
+            if not image:
+                continue
+            reference = image_reference(image)
+            if reference is None or reference in present or reference in listed:
+                continue
+            problems.append("%s: %s is %s, which the host's engine does not have and no images_list entry names "
+                            "(images_source archive: nothing will load it): add it to images_list with its archive, "
+                            "load it on the host, or set %s to an image the host has" % (name, variable, image, variable))
+    return problems
+
+
 def resolved_networks(networks, mode, auto_mtu):
     """The overlay networks as the overlay role creates them: the plan's choices made, so no role resolves them again.
 
@@ -656,11 +720,13 @@ def make_plan(settings, hosts, keystores, engines, exists=os.path.isfile):
     settings: mode, keystore_backend, keystore_port (None: the backend's own); overlay_networks (the overlay role's
     list, none when absent), clock_skew_max (seconds, CLOCK_SKEW_MAX when absent, 0: not checked), swarm_port (None:
     2377). Ports are checked by port_problems. workload_network: the workload's network (WORKLOAD_NETWORK when
-    absent; '' when the run skips the workload).
+    absent; '' when the run skips the workload). image_phases: the phases whose images are checked (IMAGE_PHASES when
+    absent).
     hosts: every host of the play -> {'facts': its mhnet_host fact or None, 'swarm_role': str, 'force_rejoin': bool,
     'advertise_port': its engine_advertise_port when the inventory sets it, else None,
     'state': 'present' or 'absent' (mhnet_state; absent: the engine leaves the cluster), 'security': what
-    _keystore_security reads of it (TLS paths, token digests; {} when absent)}.
+    _keystore_security reads of it (TLS paths, token digests; {} when absent), 'images': what image_problems reads
+    of it}.
     keystores, engines: inventory names of the keystore and engine groups, in inventory order.
     exists: whether a path on the controller is a file (the TLS files given).
     """
@@ -715,6 +781,7 @@ def make_plan(settings, hosts, keystores, engines, exists=os.path.isfile):
     # The probe on the second engine (away from web): an engine added at the end of the group moves nothing. With one
     # engine there is no other host to fetch from, and no probe (its name would clash when a second engine returns).
     plan["probe_host"] = engines[1] if len(engines) > 1 else ""
+    problems += image_problems(plan, hosts, facts, keystores, settings.get("image_phases", IMAGE_PHASES))
     mtus = [plan["members"][name]["mtu"] for name in engines if plan["members"][name]["mtu"]]
     # The network's MTU is the underlay's (the overlay driver takes VXLAN's 50 bytes off for the containers): the
     # smallest cluster MTU, so that no engine's packets fragment.

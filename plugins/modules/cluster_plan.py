@@ -99,6 +99,19 @@ options:
         is refused. An empty string turns the check off (the run skips the workload).
       - Unset, the web host's (the first engine's) C(workload_network), else the workload role's default, C(my-net).
     type: str
+  image_phases:
+    description:
+      - The phases whose images are checked. With C(images_source) V(archive) (the hosts' own variable), an image a
+        phase would run on a host (C(keystore_images) of the backend or C(keystore_image) on the keystore hosts,
+        C(workload_web_image) and C(stack_web_image) on the web host, C(workload_probe_image) and C(stack_probe_image)
+        on the probe host, the stack's in C(swarm) mode only) that the host's engine lacks and no C(images_list) entry
+        names is refused, naming the variable; with V(pull) the phase pulls what the engine lacks.
+      - The preflight role leaves out the phases the run skips (C(--skip-tags)); the day-2 playbooks, which run none of
+        them, give V([]).
+    type: list
+    elements: str
+    choices: [keystore, workload, stack]
+    default: [keystore, workload, stack]
 author:
   - mhnet.cluster maintainers (@mhnet-cluster)
 """

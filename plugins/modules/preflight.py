@@ -122,6 +122,7 @@ ansible_facts:
           C(ExecStart) also gives dockerd as flags, as [key, flag] pairs (dockerd would not start again with both).
           C(engine_waits_on) is the store of daemon.json's C(cluster-store) when the engine gave its version but not its
           info (a Docker 20.10 engine waits on a store it cannot reach), else empty.
+          C(engine_images) lists the tags of the engine's images (the plan checks the images the phases run against it).
           C(engine_overlay_networks) holds the engine's overlay networks as the engine lists them (ID, name, driver,
           options, IPAM pools, attachable, internal, labels, scope), C(engine_cluster_store) the key-value store the engine runs with (empty without one).
           C(listening) lists the ports (C(tcp/PORT), C(udp/PORT)) a socket already holds on the cluster address or
@@ -151,6 +152,7 @@ ansible_facts:
         daemon_json_flag_conflicts: []
         engine_waits_on: ""
         engine_overlay_networks: []
+        engine_images: ["busybox:latest", "nginx:stable"]
         engine_cluster_store: consul://192.168.151.2:8500
         routes: [[192.168.151.0/24, eth1], [172.17.0.0/16, docker0]]
         listening: [tcp/22, tcp/7946, udp/4789, udp/7946]
@@ -223,10 +225,10 @@ def engine_facts(params, config):
     try:
         client = connect(params)
         version = client.version()
-        info, networks = client.info(), client.networks()
+        info, networks, images = client.info(), client.networks(), client.images()
     except EngineError as exc:
         facts = dict(engine_reachable=False, engine_error=str(exc), engine_version=version.get("Version", ""), engine_api_version="",
-                     hostname=socket.gethostname(), engine_networks=[], engine_overlay_networks=[], engine_cluster_store="",
+                     hostname=socket.gethostname(), engine_networks=[], engine_overlay_networks=[], engine_cluster_store="", engine_images=[],
                      engine_waits_on=(config.get("cluster-store") or "") if version else "")
         facts.update(swarm_facts({}))
         return facts
@@ -234,7 +236,8 @@ def engine_facts(params, config):
                  engine_api_version=version.get("ApiVersion", ""), hostname=info.get("Name") or socket.gethostname(),
                  engine_networks=network_subnets(networks), engine_overlay_networks=overlay_network_states(networks),
                  # the store the engine runs with (Docker 20.10's cluster-store; '' otherwise)
-                 engine_cluster_store=info.get("ClusterStore") or "", engine_waits_on="")
+                 engine_cluster_store=info.get("ClusterStore") or "", engine_waits_on="",
+                 engine_images=sorted(set(tag for image in images for tag in image.get("RepoTags") or [] if tag != "<none>:<none>")))
     facts.update(swarm_facts(info))
     return facts
 

@@ -69,6 +69,19 @@ def test_consul_on_an_engine_built_without_it_is_refused_in_preflight(run_site, 
     assert "built without the consul key-value backend (its dockerd has: etcd, zookeeper)" in output
 
 
+# Issue 17 case 3: the lab loads its images from archives (images_source: archive); an image no archive holds would
+# have failed in its own phase, after the keystore, the engine restarts and my-net.
+@pytest.mark.parametrize("extra, host, variable", [
+    ("workload_web_image=nosuch:1", "mhs-demo0", "workload_web_image"),
+    ('{"keystore_images": {"consul": "nosuch:1", "etcd": "nosuch:2"}}', "mh-keystore", "keystore_images.consul"),
+], ids=["web image", "keystore image"])
+def test_an_image_that_exists_nowhere_is_refused_in_preflight_naming_its_variable(run_site, unchanged, extra, host, variable):
+    rc, output = run_site("-e", extra)
+    assert rc != 0
+    assert "preflight found 1 problem(s); nothing was changed" in output, output[-3000:]
+    assert "%s: %s is nosuch:1, which the host's engine does not have and no images_list entry names" % (host, variable) in output
+
+
 def test_zookeeper_as_cluster_store_is_refused_in_preflight(run_site, unchanged):
     rc, output = run_site("-e", "mhnet_keystore_backend=zookeeper")
     assert rc != 0

@@ -149,3 +149,28 @@ def test_ports_out_of_range_fail_with_the_other_problems_and_unset_ones_take_the
     assert [problem.split(",")[0] for problem in result["problems"]] == [
         "mhnet_keystore_port is 0", "mhs-demo1: engine_advertise_port is 70000"]
     assert run(dict(mode="swarm"), inventory())["plan"]["swarm"]["port"] == 2377
+
+
+class PlanTemplate(dict):
+    """hostvars whose keystore_image is the role's template of the plan, which does not exist yet."""
+
+    def get(self, key, default=None):
+        if key == "keystore_image":
+            raise RuntimeError("'mhnet_cluster' is undefined")
+        return super().get(key, default)
+
+
+def test_the_plugin_reads_each_hosts_images_source_images_list_and_image_variables(run):
+    task_vars = inventory()
+    for name, host in task_vars["hostvars"].items():
+        host["ansible_facts"]["mhnet_host"].update(engine_reachable=True, engine_images=["busybox:latest"])
+        host.update(images_source="archive", images_list=[dict(name="hashicorp/consul:1.8.7", archive="consul.tar"), "junk"],
+                    workload_web_image="nginx:1.27")
+        task_vars["hostvars"][name] = PlanTemplate(host)
+    result = run({}, task_vars)
+    # consul: named by images_list; busybox: on the engines; nginx:1.27 (the host's own variable): nowhere.
+    assert result["problems"] == [
+        "mhs-demo0: workload_web_image is nginx:1.27, which the host's engine does not have and no images_list entry names "
+        "(images_source archive: nothing will load it): add it to images_list with its archive, load it on the host, "
+        "or set workload_web_image to an image the host has"]
+    assert not run(dict(image_phases=["keystore"]), task_vars).get("failed")

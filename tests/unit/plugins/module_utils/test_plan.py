@@ -347,7 +347,9 @@ import yaml  # noqa: E402
 # not the action plugin: importing Ansible's controller side would switch module tracebacks off for later tests
 from ansible_collections.mhnet.cluster.plugins.module_utils._plan import (  # noqa: E402
     DEFAULT_OVERLAY_NETWORKS,
+    KEYSTORE_IMAGES,
     OVERLAY_KEYS,
+    PHASE_IMAGES,
 )
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))))
@@ -808,3 +810,71 @@ def test_in_swarm_mode_a_network_is_in_sync_unless_the_control_host_leaves_its_s
     problems, plan = plan_for(hosts, keystores=[], engines=["n1", "n2"], mode="swarm", overlay_networks=[net()])
     assert problems == [] and plan["swarm"]["control_leaves"] is True
     assert plan["overlay"]["in_sync"] == []
+
+
+# Issue 17 case 3: an image a phase would run that the host lacks and nothing will load.
+LAB_IMAGES = ["busybox:latest", "hashicorp/consul:1.8.7", "nginx:stable"]
+
+
+def image_hosts(images=(), mode="kv", **per_host):
+    """The tutorial's hosts with engines that answer and hold `images`; per_host: {name: images input}."""
+    hosts = copy.deepcopy(TUTORIAL)
+    for name, entry in hosts.items():
+        entry["facts"].update(engine_reachable=True, engine_images=list(images))
+        entry["images"] = per_host.get(name.replace("-", "_"), dict(source="archive", listed=[], values={}))
+    return hosts
+
+
+def test_an_image_no_engine_has_and_no_images_list_entry_names_is_refused_naming_host_and_variable():
+    hosts = image_hosts(LAB_IMAGES, mhs_demo0=dict(source="archive", listed=list(LAB_IMAGES), values=dict(workload_web_image="nosuch:1")))
+    problems, dummy = plan_for(hosts)
+    assert problems == ["mhs-demo0: workload_web_image is nosuch:1, which the host's engine does not have and no images_list "
+                        "entry names (images_source archive: nothing will load it): add it to images_list with its archive, "
+                        "load it on the host, or set workload_web_image to an image the host has"]
+
+
+@pytest.mark.parametrize("values, variable", [
+    (dict(), "keystore_images.consul"),
+    (dict(keystore_image="nosuch:1"), "keystore_image"),
+])
+def test_the_keystore_image_is_checked_on_the_keystore_host(values, variable):
+    present = ["busybox:latest", "nginx:stable"] + (["hashicorp/consul:1.8.7"] if values else [])
+    hosts = image_hosts(present, mh_keystore=dict(source="archive", listed=[], values=values))
+    problems, dummy = plan_for(hosts)
+    assert len(problems) == 1 and problems[0].startswith("mh-keystore: %s is " % variable), problems
+
+
+def test_images_on_the_engine_or_in_images_list_pass_and_each_host_is_checked_for_its_own_phases():
+    # The probe host runs busybox only: no nginx there; web runs nginx, which images_list names (the images phase
+    # loads it); Docker Hub's long form and a name without a tag are the engine's short tags.
+    hosts = image_hosts(["busybox:latest"], mhs_demo0=dict(source="archive", listed=["docker.io/library/nginx:stable", "busybox"], values={}))
+    hosts["mh-keystore"]["facts"]["engine_images"] = ["hashicorp/consul:1.8.7"]
+    assert plan_for(hosts)[0] == []
+
+
+def test_with_images_source_pull_the_phase_pulls_what_the_engine_lacks():
+    hosts = image_hosts([], **dict((name, dict(source="pull", listed=[], values={})) for name in ("mh_keystore", "mhs_demo0", "mhs_demo1")))
+    assert plan_for(hosts)[0] == []
+
+
+def test_only_the_phases_the_run_runs_are_checked():
+    hosts = image_hosts([])
+    assert len(plan_for(hosts)[0]) == 3  # consul on the keystore host, nginx on web, busybox on the probe host
+    assert [problem.split(":")[1] for problem in plan_for(hosts, image_phases=["workload"])[0]] == [
+        " workload_web_image is nginx", " workload_probe_image is busybox"]
+    assert plan_for(hosts, image_phases=[])[0] == []
+
+
+def test_the_stacks_images_are_checked_in_swarm_mode():
+    hosts = image_hosts(["nginx:stable", "busybox:latest"], mhs_demo1=dict(source="archive", listed=[], values=dict(stack_probe_image="nosuch:2")))
+    del hosts["mh-keystore"]
+    problems, dummy = plan_for(hosts, keystores=[], mode="swarm")
+    assert problems == ["mhs-demo1: stack_probe_image is nosuch:2, which the host's engine does not have and no images_list "
+                        "entry names (images_source archive: nothing will load it): add it to images_list with its archive, "
+                        "load it on the host, or set stack_probe_image to an image the host has"]
+
+
+def test_the_plans_image_defaults_are_the_roles_defaults():
+    assert load_yaml("roles", "keystore", "defaults", "main.yml")["keystore_images"] == KEYSTORE_IMAGES
+    for variable, image in PHASE_IMAGES.items():
+        assert load_yaml("roles", variable.split("_")[0], "defaults", "main.yml")[variable] == image

@@ -34,6 +34,9 @@ def engine(swarm=None):
     client.version.return_value = {"Version": "26.1.5+dfsg1", "ApiVersion": "1.45"}
     client.info.return_value = {"Name": "mhs-demo0", "Swarm": swarm or {"LocalNodeState": "inactive", "NodeID": ""}}
     client.networks.return_value = NETWORKS
+    # As the engine lists them: an image with two tags, and an untagged one.
+    client.images.return_value = [{"Id": "sha256:1", "RepoTags": ["nginx:stable", "nginx:1.27"]},
+                                  {"Id": "sha256:2", "RepoTags": ["<none>:<none>"]}, {"Id": "sha256:3", "RepoTags": None}]
     return client
 
 
@@ -88,7 +91,7 @@ def test_a_swarm_manager_is_described_by_the_shared_swarm_facts(capsys, tmp_path
         routes=[["192.168.151.0/24", "eth1"], ["172.17.0.0/16", "docker0"]], ipsec_supported=None, ipsec_error="",
         listening=["tcp/22"], engine_overlay_networks=[], engine_cluster_store="",
         engine_upcoming_networks=[dict(name="docker_gwbridge", subnet="172.18.0.0/16", why=GWBRIDGE_WHY)],
-        daemon_json_flag_conflicts=[], engine_waits_on="",
+        daemon_json_flag_conflicts=[], engine_waits_on="", engine_images=["nginx:1.27", "nginx:stable"],
     )
 
 
