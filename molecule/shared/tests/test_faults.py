@@ -144,6 +144,10 @@ def test_an_engine_restarted(engines, run_site, fetch_page, reliability):
     web_host = engines[0]
     web_before = started_at(web_host, "web")
     assert web_before.startswith("true "), web_before
+    # The lab's boot, prepare and converge started this engine three times, maybe within the last minute: a fourth
+    # start would meet systemd's start limit (3 in 60 s; seen in CI, when converge was quick). That is the four
+    # quick runs' case; this one is a single restart, so the limit's count starts afresh.
+    web_host.check_output("systemctl reset-failed docker.service")
     web_host.check_output("systemctl restart docker.service")
     wait_for("the engine answers after its restart", lambda: engine_answers(web_host), timeout=90)
     web_after = wait_for("web runs again", lambda: started_at(web_host, "web").startswith("true ") and started_at(web_host, "web"))
@@ -234,7 +238,7 @@ def test_two_runs_at_once(lab_snapshot, engines, run_site, fetch_page, reliabili
     assert second_rc != 0, "the second run succeeded while the first held the hosts: %s" % second_output[-3000:]
     assert "another run is changing 3 of this play's host(s); nothing was changed" in second_output, second_output[-3000:]
     assert re.search(r"held by run \d+ of \S+@\S+ since \S+Z \(.*site\.yml", second_output), second_output[-3000:]
-    assert "Inspect every host" not in second_output, "the second run went on past the lock"
+    assert "TASK [mhnet.cluster.preflight : Inspect every host" not in second_output, "the second run went on past the lock"
     reliability.unchanged = "yes" if unchanged else "no"
     assert unchanged, "a host changed while the second run was refused"
     assert rc == 0 and not changed_tasks(output), "the first run, resumed: %s" % output[-3000:]
