@@ -15,7 +15,7 @@ from ansible.module_utils._internal import _traceback
 HOSTS = {"mh-keystore": "lab-keystore", "mhs-demo0": "lab-demo0", "mhs-demo1": "lab-demo1"}
 
 
-def task_vars(hosts=HOSTS):
+def task_vars(hosts):
     return dict(hostvars=dict((name, dict(ansible_host=address)) for name, address in hosts.items()),
                 ansible_play_hosts_all=sorted(hosts))
 
@@ -54,12 +54,12 @@ def runs():
 @pytest.fixture()
 def lock(plugin, monkeypatch, tmp_path):
     """lock(run, wait=0, hosts=HOSTS) -> the plugin's result for a task of that run."""
-    def run_task(run, wait=0, hosts=HOSTS, lock_dir=str(tmp_path / "locks")):
+    def run_task(run, wait=0, hosts=None, lock_dir=str(tmp_path / "locks")):
         monkeypatch.setattr(plugin, "current_run", lambda: run.pid)
         task = mock.Mock(args=dict(wait=wait, lock_dir=lock_dir), check_mode=False, diff=False, async_val=0,
                          action="mhnet.cluster.cluster_lock")
         action = plugin.ActionModule(task, mock.Mock(), play_context=mock.Mock(), loader=mock.Mock(), templar=mock.Mock())
-        return action.run(task_vars=task_vars(hosts))
+        return action.run(task_vars=task_vars(hosts or HOSTS))
     return run_task
 
 

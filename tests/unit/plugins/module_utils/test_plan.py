@@ -877,4 +877,4 @@ def test_the_stacks_images_are_checked_in_swarm_mode():
 def test_the_plans_image_defaults_are_the_roles_defaults():
     assert load_yaml("roles", "keystore", "defaults", "main.yml")["keystore_images"] == KEYSTORE_IMAGES
     for variable, image in PHASE_IMAGES.items():
-        assert load_yaml("roles", variable.split("_")[0], "defaults", "main.yml")[variable] == image
+        assert load_yaml("roles", variable.split("_", maxsplit=1)[0], "defaults", "main.yml")[variable] == image
