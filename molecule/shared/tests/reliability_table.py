@@ -64,9 +64,10 @@ def reliability(request):
     Observed is what the test sets, else its last site.yml run (run_site calls note_run), else "as expected"."""
     marker = request.node.get_closest_marker("reliability")
     name = request.node.name
-    case = re.sub(r"\[.*\]$", "", name)
-    case = case[len("test_"):] if case.startswith("test_") else case
-    row = Row(case.replace("_", " "), marker.args[0] if marker and marker.args else "")
+    # One row per parameter set: the case names its id ("a bad input is refused ... (store port 0)").
+    match = re.match(r"^(?:test_)?(.*?)(?:\[(.*)\])?$", name)
+    case = match.group(1).replace("_", " ") + (" (%s)" % match.group(2) if match.group(2) else "")
+    row = Row(case, marker.args[0] if marker and marker.args else "")
     request.node.reliability_row = row
     _ROWS.append(row)
     _CURRENT.append(row)

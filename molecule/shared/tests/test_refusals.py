@@ -2,6 +2,7 @@
 naming the hosts, before any host changes."""
 
 import json
+import shlex
 
 import pytest
 import yaml
@@ -166,3 +167,108 @@ def test_a_host_advertising_its_management_address_is_refused_in_preflight(run_s
     assert "mhs-demo1 %s (" % addresses["mhs-demo1"] in problem[0]
     assert "mhs-demo0 %s (" % addresses["mhs-demo0"] in problem[0] and "mh-keystore %s (" % addresses["mh-keystore"] in problem[0]
     assert "set mhnet_cluster_address (or mhnet_cluster_interface) for the hosts outside it" in problem[0]
+
+
+# Issue 17: one row per bad input (make reliability counts them). Each is given with -e (a file of extra vars), and
+# each must stop the run before any host changes, with the words that say what is wrong, where and what to do.
+MY_NET = dict(name="my-net", ipam_config=[dict(subnet="10.0.9.0/24")])
+TLS_NOWHERE = dict(ca="/nonexistent/ca.pem", cert="/nonexistent/cert.pem", key="/nonexistent/key.pem")
+ENGINE_TOKEN = "5e6e2b3c-6d43-4d2c-9d1a-0c3f0e0d4e11"
+BAD_INPUTS = [
+    pytest.param(dict(mhnet_keystore_port=70000), ["mhnet_keystore_port is 70000, not a TCP port (1-65535)"], id="store port 70000"),
+    pytest.param(dict(mhnet_keystore_port=0), ["mhnet_keystore_port is 0, not a TCP port"], id="store port 0"),
+    pytest.param(dict(mhnet_keystore_port=7946), ["mhnet_keystore_port is 7946, the port of engine gossip"], id="store port on gossip"),
+    pytest.param(dict(engine_advertise_port=70000), ["mhs-demo0: engine_advertise_port is 70000, not a TCP port"], id="advertise port 70000"),
+    pytest.param(dict(mhnet_cluster_mode="swarm", mhnet_swarm_port=70000), ["mhnet_swarm_port is 70000, not a TCP port"],
+                 id="swarm port 70000"),
+    pytest.param(dict(mhnet_cluster_address="fd00::5"), ["mhnet_cluster_address fd00::5 is an IPv6 address: the collection builds IPv4"],
+                 id="IPv6 cluster address"),
+    pytest.param(dict(mhnet_cluster_address="10.9.9.9"), ["no interface holds the cluster address 10.9.9.9"], id="address on no interface"),
+    pytest.param(dict(mhnet_cluster_interface="eth7"), ["interface eth7 has no IPv4 address or does not exist"], id="interface missing"),
+    pytest.param(dict(mhnet_cluster_mode="bogus"), ["mhnet_cluster_mode must be one of: kv, swarm, got: bogus"], id="unknown mode"),
+    pytest.param(dict(mhnet_keystore_backend="redis"), ["mhnet_keystore_backend must be one of", "got: redis"], id="unknown store"),
+    pytest.param(dict(overlay_networks=[]), ["on network 'my-net' (workload_network), which overlay_networks does not create (it creates: none)"],
+                 id="no overlay network"),
+    pytest.param(dict(overlay_networks=[dict(name="app-net", ipam_config=[dict(subnet="10.0.20.0/24")])]),
+                 ["which overlay_networks does not create (it creates: app-net)"], id="only another network"),
+    pytest.param(dict(overlay_networks=[MY_NET, dict(name="n" * 70, ipam_config=[dict(subnet="10.0.21.0/24")])]),
+                 ["is 70 characters long, more than the", "shorten it"], id="network name too long"),
+    pytest.param(dict(overlay_networks=[MY_NET, dict(name="my net!", ipam_config=[dict(subnet="10.0.22.0/24")])]),
+                 ["'my net!' is not a network name Docker accepts"], id="network name Docker refuses"),
+    pytest.param(dict(overlay_networks=[MY_NET, dict(MY_NET, ipam_config=[dict(subnet="10.0.23.0/24")])]),
+                 ["network 'my-net' is given 2 times in overlay_networks"], id="network given twice"),
+    pytest.param(dict(overlay_networks=[MY_NET, dict(name="typo-net", ipam_confg=[dict(subnet="10.0.24.0/24")])]),
+                 ["has an unknown key 'ipam_confg' (did you mean 'ipam_config'?)"], id="unknown network key"),
+    pytest.param(dict(overlay_networks=[MY_NET, dict(name="half-net", ipam_config=[dict(subnet="10.0.9.128/25")])]),
+                 ["subnet 10.0.9.128/25 overlaps overlay_networks[0] 'my-net' subnet 10.0.9.0/24"], id="subnets overlapping"),
+    pytest.param(dict(overlay_networks=[dict(name="my-net", ipam_config=[dict(subnet="10.0.9.0/33")])]),
+                 ["10.0.9.0/33"], id="subnet not CIDR"),
+    pytest.param(dict(overlay_networks=[dict(name="my-net", ipam_config=[dict(subnet="172.17.0.0/16")])]),
+                 ["subnet 172.17.0.0/16 overlaps", "network 'bridge' (172.17.0.0/16)"], id="subnet on docker0"),
+    pytest.param(dict(overlay_networks=[dict(name="my-net", ipam_config=[dict(subnet="172.18.0.0/16")])]),
+                 ["subnet 172.18.0.0/16 overlaps", "docker_gwbridge"], id="subnet of docker_gwbridge to come"),
+    pytest.param(dict(overlay_networks=[dict(name="my-net", ipam_config=[dict(subnet="192.168.161.0/24")])]),
+                 ["subnet 192.168.161.0/24 overlaps"], id="subnet on the cluster network"),
+    pytest.param(dict(overlay_networks=[dict(MY_NET, mtu=100)]), ["mtu 100 is too small", "give at least 118"], id="mtu too small"),
+    pytest.param(dict(overlay_networks=[dict(MY_NET, encrypted=True)]), ["encrypted: true needs swarm mode"], id="encryption in kv mode"),
+    pytest.param(dict(workload_probe_image="nosuch:2"), ["mhs-demo1: workload_probe_image is nosuch:2, which the host's engine does not have"],
+                 id="probe image nowhere"),
+    pytest.param(dict(mhnet_cluster_mode="swarm", stack_web_image="nosuch:3"),
+                 ["mhs-demo0: stack_web_image is nosuch:3, which the host's engine does not have"], id="stack image nowhere"),
+    pytest.param(dict(mhnet_state="{{ 'absent' if inventory_hostname == 'mhs-demo0' else 'present' }}"),
+                 ["mhs-demo0 runs web (it is the first host of the engine group)"], id="shrinking the web host"),
+    # -e gives the keystore host the role too: named as a host outside the engine group.
+    pytest.param(dict(mhnet_cluster_mode="swarm", mhnet_swarm_role="manager"),
+                 ["2 swarm managers (mhs-demo0, mhs-demo1) cannot keep a Raft majority"], id="two swarm managers"),
+    pytest.param(dict(mhnet_cluster_mode="swarm", mhnet_swarm_role="boss"), ["mhnet_swarm_role must be one of", "got: boss"],
+                 id="unknown swarm role"),
+    pytest.param(dict(mhnet_keystore_tls=TLS_NOWHERE), ["mhnet_keystore_tls.ca /nonexistent/ca.pem is not a file on the controller"],
+                 id="TLS files missing"),
+    pytest.param(dict(mhnet_keystore_tls=dict(ca="/etc/hostname")), ["mhnet_keystore_tls has ca but no"], id="TLS incomplete"),
+    pytest.param(dict(mhnet_keystore_backend="etcd", mhnet_keystore_tls=TLS_NOWHERE),
+                 ["TLS and ACL tokens to the keystore are supported with Consul only"], id="TLS with etcd"),
+    pytest.param(dict(keystore_acl_master_token="0b1c7c5e-3f4a-4d2b-8e9f-1a2b3c4d5e6f", keystore_acl_engine_token=ENGINE_TOKEN,
+                      engine_keystore_token=ENGINE_TOKEN), ["keystore_acl_master_token is set without mhnet_keystore_tls"],
+                 id="ACL without TLS"),
+]
+
+
+@pytest.mark.parametrize("extra, fragments", BAD_INPUTS)
+def test_a_bad_input_is_refused_before_any_change(run_site, unchanged, tmp_path, extra, fragments):
+    path = tmp_path / "extra.yml"
+    path.write_text(yaml.safe_dump(extra))
+    rc, output = run_site("-e", "@%s" % path)
+    assert rc != 0, output[-3000:]
+    for fragment in fragments:
+        assert fragment in output, "%r not in: %s" % (fragment, output[-3000:])
+    assert "PLAY [Keystore" not in output, "the run went past preflight"
+
+
+# A daemon.json the user wrote on one engine (the collection merges into it, so it must be one it can start).
+BAD_DAEMON_JSON = [
+    pytest.param('{"hosts": ["unix:///var/run/docker.sock"]}', {},
+                 ["mhs-demo0: daemon.json sets 'hosts', which docker.service also gives dockerd as -H"], id="daemon.json key clashing with a flag"),
+    pytest.param('{"labels": [', {}, ["/etc/docker/daemon.json is not valid JSON"], id="daemon.json not JSON"),
+    pytest.param('{"bip": "10.0.9.1/24"}', {}, ["subnet 10.0.9.0/24 overlaps", "daemon.json's bip, which the engine applies when it restarts"],
+                 id="daemon.json bip not applied yet"),
+    pytest.param('{"cluster-store": "consul://192.168.161.2:8500"}', dict(mhnet_cluster_mode="swarm"),
+                 ["still sets cluster-store"], id="daemon.json cluster-store in swarm mode"),
+]
+
+
+@pytest.mark.parametrize("content, extra, fragments", BAD_DAEMON_JSON)
+def test_a_daemon_json_the_collection_cannot_build_on_is_refused_before_any_change(lab_hosts, run_site, unchanged, tmp_path,
+                                                                                   content, extra, fragments):
+    host = lab_hosts["mhs-demo0"]
+    path = tmp_path / "extra.yml"
+    path.write_text(yaml.safe_dump(extra))
+    host.check_output("cp -p /etc/docker/daemon.json /root/daemon.json.before-test")
+    try:
+        host.check_output("printf '%%s' %s > /etc/docker/daemon.json" % shlex.quote(content))
+        rc, output = run_site("-e", "@%s" % path)
+    finally:
+        host.check_output("mv /root/daemon.json.before-test /etc/docker/daemon.json")
+    assert rc != 0, output[-3000:]
+    for fragment in fragments:
+        assert fragment in output, "%r not in: %s" % (fragment, output[-3000:])
+    assert "PLAY [Keystore" not in output, "the run went past preflight"
