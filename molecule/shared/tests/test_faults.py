@@ -269,22 +269,6 @@ def test_two_runs_at_once(lab_snapshot, engines, run_site, fetch_page, reliabili
     reliability.observed += "; with mhnet_lock_wait=600 the second run waited for the first, then 0 changed; fetch ok"
 
 
-@pytest.mark.reliability("web and the probe removed by hand: the next run puts them back and reports them changed; "
-                         "the run after changes nothing; fetch passes")
-def test_the_workload_removed_by_hand_is_put_back(engines, run_site, fetch_page, reliability):
-    web_host, probe_host = engines[0], engines[-1]
-    web_host.check_output("docker rm -f web")
-    probe_host.check_output("docker rm -f probe")
-    rc, output = run_site()
-    assert rc == 0, output[-3000:]
-    changed = changed_tasks(output)
-    assert changed, "the run that put web and the probe back reported no change"
-    assert started_at(web_host, "web").startswith("true ") and started_at(probe_host, "probe").startswith("true ")
-    converges(run_site, reliability)
-    assert PAGE in fetch_page(probe_host)
-    reliability.observed = "put back by the next run (changed: %s); the run after changed nothing; fetch ok" % ", ".join(changed)
-
-
 def engine_start(host):
     """When docker.service last entered active (monotonic µs), and whether it is active."""
     return host.check_output("systemctl show --property ActiveEnterTimestampMonotonic --property ActiveState docker.service")
